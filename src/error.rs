@@ -1,0 +1,141 @@
+//! One error type for everything the core can refuse.
+//!
+//! Each [`Error`] carries a stable [`Code`] (the machine-readable signal clients, logs and tests rely on)
+//! and a short context string for operators. Neither ever contains token content: contexts are built from
+//! our own constants (claim names, limits, key ids from *our* key set) so they are safe to log and to put
+//! into a client-facing `message`. Turning an error into an HTTP answer happens in exactly one place:
+//! [`crate::wire`].
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// Stable error codes. The string forms are part of the public contract (README lists them): never rename
+/// one, only add.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Code {
+    /// Not a well-formed compact JWS with JSON-object header and payload.
+    TokenMalformed,
+    /// Longer than the configured size cap (checked before any decoding).
+    TokenTooLarge,
+    /// Header `alg` missing, unknown, `none`, or not in the allow-list.
+    AlgNotAllowed,
+    /// Header carries a member we refuse (`crit`, `b64`, `cty`, `zip`).
+    HeaderForbidden,
+    /// No key in the key set fits the token (`kid` and algorithm).
+    KeyUnknown,
+    /// More than one key fits the token; refusing is safer than guessing.
+    KeyAmbiguous,
+    /// A key could not be imported or is not acceptable (size, curve, use, private members).
+    KeyInvalid,
+    /// The signature does not verify, or is not of the exact form the algorithm demands.
+    SignatureInvalid,
+    /// `exp` is not after `now - leeway`.
+    TokenExpired,
+    /// `nbf` is after `now + leeway`.
+    TokenNotYetValid,
+    /// `iat` is after `now + leeway`.
+    IssuedInFuture,
+    /// `exp - iat` exceeds the configured maximum lifetime.
+    LifetimeTooLong,
+    /// `iss` is not one of the accepted issuers.
+    IssuerMismatch,
+    /// `aud` does not contain an accepted audience.
+    AudienceMismatch,
+    /// A required claim is absent.
+    ClaimMissing,
+    /// A claim has the wrong type or an out-of-range value.
+    ClaimInvalid,
+    /// No key set could be obtained (adapters: JWKS endpoint down and nothing cached).
+    JwksUnavailable,
+}
+
+impl Code {
+    /// Every code, for documentation and exhaustive tests.
+    pub const ALL: [Code; 17] = [
+        Code::TokenMalformed,
+        Code::TokenTooLarge,
+        Code::AlgNotAllowed,
+        Code::HeaderForbidden,
+        Code::KeyUnknown,
+        Code::KeyAmbiguous,
+        Code::KeyInvalid,
+        Code::SignatureInvalid,
+        Code::TokenExpired,
+        Code::TokenNotYetValid,
+        Code::IssuedInFuture,
+        Code::LifetimeTooLong,
+        Code::IssuerMismatch,
+        Code::AudienceMismatch,
+        Code::ClaimMissing,
+        Code::ClaimInvalid,
+        Code::JwksUnavailable,
+    ];
+
+    /// The stable string form, e.g. `"token_expired"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Code::TokenMalformed => "token_malformed",
+            Code::TokenTooLarge => "token_too_large",
+            Code::AlgNotAllowed => "alg_not_allowed",
+            Code::HeaderForbidden => "header_forbidden",
+            Code::KeyUnknown => "key_unknown",
+            Code::KeyAmbiguous => "key_ambiguous",
+            Code::KeyInvalid => "key_invalid",
+            Code::SignatureInvalid => "signature_invalid",
+            Code::TokenExpired => "token_expired",
+            Code::TokenNotYetValid => "token_not_yet_valid",
+            Code::IssuedInFuture => "issued_in_future",
+            Code::LifetimeTooLong => "lifetime_too_long",
+            Code::IssuerMismatch => "issuer_mismatch",
+            Code::AudienceMismatch => "audience_mismatch",
+            Code::ClaimMissing => "claim_missing",
+            Code::ClaimInvalid => "claim_invalid",
+            Code::JwksUnavailable => "jwks_unavailable",
+        }
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A refusal: a stable code plus context that is safe to show (it never quotes the token).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    code: Code,
+    context: Cow<'static, str>,
+}
+
+impl Error {
+    pub(crate) fn new(code: Code, context: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            code,
+            context: context.into(),
+        }
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> Code {
+        self.code
+    }
+
+    /// One line saying what was wrong, naming the part (claim, header member, limit) but never its
+    /// content.
+    pub fn context(&self) -> &str {
+        &self.context
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.context)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Shorthand used throughout the core.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,36 @@
+//! aalgate: an edge gate for Supabase.
+//!
+//! This crate's core is pure Rust with no I/O, no clock and no JS: it turns a bearer token plus keys into
+//! a [`VerifiedToken`] or a precise [`Error`]. Adapters (CLI, Worker, wasm module) bring the keys, the
+//! clock (`now`) and optionally a faster [`crypto::SignatureProvider`].
+//!
+//! ```text
+//! token ─▶ token::UnverifiedToken::parse ─▶ Validation::algorithms ─▶ KeySet::select
+//!       ─▶ signature shape ─▶ SignatureProvider::verify ─▶ Claims ─▶ Validation::check ─▶ VerifiedToken
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod alg;
+pub mod b64;
+pub mod claims;
+pub mod crypto;
+pub mod dangerous;
+pub mod error;
+pub mod json;
+pub mod keys;
+pub mod token;
+pub mod validation;
+pub mod verify;
+pub mod wire;
+
+#[cfg(feature = "cli")]
+pub mod cli;
+
+pub use alg::{Algorithm, AlgorithmSet};
+pub use claims::{Aal, AmrEntry, Audience, Claims};
+pub use crypto::{NativeProvider, SignatureProvider};
+pub use error::{Code, Error, Result};
+pub use keys::{HmacSecret, KeyEntry, KeySet, VerifyingKey};
+pub use validation::{RequiredClaim, Validation};
+pub use verify::{check_signature, verify, verify_signature, SignedToken, VerifiedToken};
