@@ -3,6 +3,8 @@
 //! Exit codes: 0 valid, 1 token refused (code and reason printed), 2 usage or key-file problem.
 
 use crate::dangerous::insecure_decode;
+use crate::gate::config::GateConfig;
+use crate::gate::{Decision, Gate, Outcome, Request, Resources};
 use crate::keys::{import_jwk, import_oct_jwk, HmacSecret, KeyEntry, KeySet, VerifyingKey};
 use crate::token::Header;
 use crate::{json, verify, verify_signature, NativeProvider, Validation};
@@ -32,6 +34,41 @@ enum Command {
         /// The token, or `-` to read it from standard input.
         token: String,
     },
+    /// Validate a gate configuration file (TOML or JSON) and print its route table.
+    CheckConfig {
+        /// The configuration file (`.toml` or `.json`).
+        file: PathBuf,
+    },
+    /// Show each step of the gate's decision for one request, and the exact response.
+    Explain(ExplainArgs),
+}
+
+#[derive(Args)]
+struct ExplainArgs {
+    /// The configuration file (`.toml` or `.json`).
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// HTTP method.
+    #[arg(long, default_value = "GET")]
+    method: String,
+    /// Request path (without query).
+    #[arg(long)]
+    path: String,
+    /// A request header, `Name: value`. Repeatable.
+    #[arg(long = "header", value_name = "'K: V'")]
+    headers: Vec<String>,
+    /// Shorthand for `--header 'Authorization: Bearer TOKEN'`.
+    #[arg(long, value_name = "TOKEN")]
+    token: Option<String>,
+    /// JWKS file to use where the configuration names a JWKS URL (the CLI does not fetch).
+    #[arg(long, value_name = "FILE")]
+    jwks: Option<PathBuf>,
+    /// Current time in seconds since the epoch. Default: the system clock.
+    #[arg(long, value_name = "UNIX")]
+    now: Option<u64>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -80,6 +117,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Verify(args) => run_verify(args),
         Command::Inspect { token } => run_inspect(&token),
+        Command::CheckConfig { file } => run_check_config(&file),
+        Command::Explain(args) => run_explain(args),
     };
     match result {
         Ok(code) => code,
@@ -189,13 +228,7 @@ fn run_verify(args: VerifyArgs) -> Result<ExitCode, String> {
     if !args.audience.is_empty() {
         validation.audiences = args.audience.clone();
     }
-    let now = match args.now {
-        Some(now) => now,
-        None => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_err(|_| "the system clock is before 1970".to_string())?
-            .as_secs(),
-    };
+    let now = now_or_clock(args.now)?;
     let outcome = if args.skip_claims {
         verify_signature(&token, &keys, &validation, &NativeProvider).map(|t| {
             // A JWS payload need not be JSON (RFC 7520's examples are prose): show it as text then.
@@ -262,4 +295,213 @@ fn run_inspect(arg: &str) -> Result<ExitCode, String> {
             Ok(ExitCode::from(1))
         }
     }
+}
+
+fn now_or_clock(now: Option<u64>) -> Result<u64, String> {
+    match now {
+        Some(now) => Ok(now),
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .map_err(|_| "the system clock is before 1970".to_string()),
+    }
+}
+
+/// Reads a configuration file and everything it points at (JWKS files relative to it, the HS256 secret
+/// from its file or environment variable): the CLI is the adapter that does this I/O.
+fn load_gate(path: &Path) -> Result<(Gate, Vec<String>), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let is_json =
+        path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('{');
+    let config = if is_json {
+        GateConfig::from_json(&text)
+    } else {
+        GateConfig::from_toml(&text)
+    }
+    .map_err(|e| format!("{}: {e}", path.display()))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut resources = Resources::default();
+    for issuer in &config.issuers {
+        let contents = match &issuer.jwks_file {
+            Some(file) => Some(read_file(&base.join(file))?),
+            None => None,
+        };
+        resources.jwks_files.push(contents);
+    }
+    if let Some(var) = &config.hs256_secret_env {
+        let value = std::env::var(var).map_err(|_| {
+            format!(
+                "{}: keys.hs256_secret_env names `{var}`, which is not set",
+                path.display()
+            )
+        })?;
+        resources.hs256_secret = Some(value.into_bytes());
+    }
+    if let Some(file) = &config.hs256_secret_file {
+        let bytes = read_file(&base.join(file))?;
+        let trimmed = bytes
+            .strip_suffix(b"\r\n")
+            .or_else(|| bytes.strip_suffix(b"\n"))
+            .unwrap_or(&bytes);
+        resources.hs256_secret = Some(trimmed.to_vec());
+    }
+    Gate::new(config, resources).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn run_check_config(path: &Path) -> Result<ExitCode, String> {
+    let (gate, warnings) = load_gate(path)?;
+    for w in &warnings {
+        eprintln!("aalgate: warning: {w}");
+    }
+    let cfg = gate.config();
+    println!("ok: {}", path.display());
+    println!("supabase_url: {}", cfg.supabase_url);
+    println!("issuers: {}", cfg.validation.issuers.join(", "));
+    println!(
+        "mode: {}",
+        if cfg.mode == crate::gate::config::Mode::Enforce {
+            "enforce"
+        } else {
+            "report_only"
+        }
+    );
+    println!("routes (first match wins):");
+    for r in cfg.routes.iter().chain(std::iter::once(&cfg.fallback)) {
+        let methods = if r.methods.is_empty() {
+            "*".to_owned()
+        } else {
+            r.methods.join(",")
+        };
+        println!(
+            "  {:<31} {:<8} {:<38} auth={:<8} aal={}{}{}",
+            r.name,
+            methods,
+            r.pattern.as_str(),
+            r.auth.as_str(),
+            r.aal.as_str(),
+            r.max_age
+                .map(|m| format!(" max_age={m}"))
+                .unwrap_or_default(),
+            if r.allow_service_keys {
+                " service_keys"
+            } else {
+                ""
+            },
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_explain(args: ExplainArgs) -> Result<ExitCode, String> {
+    let (mut gate, warnings) = load_gate(&args.config)?;
+    for w in &warnings {
+        eprintln!("aalgate: warning: {w}");
+    }
+    let now = now_or_clock(args.now)?;
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for h in &args.headers {
+        let (name, value) = h
+            .split_once(':')
+            .ok_or_else(|| format!("--header {h:?}: expected 'Name: value'"))?;
+        headers.push((name.trim().to_owned(), value.trim().to_owned()));
+    }
+    if let Some(token) = &args.token {
+        headers.push(("Authorization".to_owned(), format!("Bearer {token}")));
+    }
+    let refs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let method = args.method.to_ascii_uppercase();
+    let req = Request {
+        method: &method,
+        path: &args.path,
+        headers: &refs,
+    };
+    let mut fetched = false;
+    let verdict = loop {
+        match gate.decide(&req, now) {
+            Outcome::Done(v) => break v,
+            Outcome::FetchKeys(urls) => {
+                let Some(file) = &args.jwks else {
+                    return Err(format!(
+                        "the decision needs the JWKS at {}; the CLI does not fetch: save it and pass --jwks FILE",
+                        urls[0].0
+                    ));
+                };
+                if fetched {
+                    return Err("internal: keys requested twice".into());
+                }
+                let body = read_file(file)?;
+                for (url, _) in &urls {
+                    gate.keys_mut()
+                        .fetched(url, &body, None, now)
+                        .map_err(|e| format!("{}: {}", file.display(), e.context()))?;
+                }
+                fetched = true;
+            }
+        }
+    };
+    let (decision, status, code, out_headers, body, extra) = match &verdict.decision {
+        Decision::Reject(r) => (
+            "reject",
+            json!(r.status),
+            json!(r.code),
+            r.headers
+                .iter()
+                .map(|(n, v)| (n.clone(), json!(v)))
+                .collect::<Map<String, Value>>(),
+            r.body.clone(),
+            Value::Null,
+        ),
+        Decision::Forward(f) => (
+            "forward",
+            Value::Null,
+            json!(f.would_reject.as_ref().map(|r| r.code)),
+            f.add_headers
+                .iter()
+                .map(|(n, v)| (n.clone(), json!(v)))
+                .collect(),
+            Value::Null,
+            json!({"would_reject": f.would_reject.as_ref().map(|r| json!({"status": r.status, "code": r.code}))}),
+        ),
+    };
+    if args.json {
+        let mut out = json!({"decision": decision, "status": status, "code": code, "headers": out_headers, "body": body, "steps": verdict.steps});
+        if !extra.is_null() {
+            out["would_reject"] = extra["would_reject"].clone();
+        }
+        println!("{out}");
+    } else {
+        println!("request: {method} {}", args.path);
+        for (i, step) in verdict.steps.iter().enumerate() {
+            println!("  {}. {step}", i + 1);
+        }
+        match &verdict.decision {
+            Decision::Reject(r) => {
+                println!("decision: reject — the upstream is never called");
+                println!("response: HTTP {}", r.status);
+                for (n, v) in &r.headers {
+                    println!("  {n}: {v}");
+                }
+                println!("  {}", r.body);
+            }
+            Decision::Forward(f) => {
+                println!("decision: forward — the upstream answers");
+                for (n, v) in &f.add_headers {
+                    println!("  adds {n}: {v}");
+                }
+                if let Some(r) = &f.would_reject {
+                    println!(
+                        "  report_only: enforcement would answer HTTP {} {}",
+                        r.status, r.code
+                    );
+                }
+            }
+        }
+    }
+    Ok(match verdict.decision {
+        Decision::Forward(_) => ExitCode::SUCCESS,
+        Decision::Reject(_) => ExitCode::from(1),
+    })
 }

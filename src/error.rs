@@ -48,11 +48,35 @@ pub enum Code {
     ClaimInvalid,
     /// No key set could be obtained (adapters: JWKS endpoint down and nothing cached).
     JwksUnavailable,
+    /// The route requires a user token and the request carries none.
+    TokenMissing,
+    /// The request carries several different credentials of the same kind (e.g. two user tokens).
+    CredentialsConflict,
+    /// `Authorization` uses a scheme the gate cannot check for this route.
+    CredentialsUnsupported,
+    /// A `service_role` token or a secret API key on a route that does not allow them.
+    ServiceKeyForbidden,
+    /// The route needs aal2 (or aal2 because the user has a verified factor) and the token is aal1.
+    Aal2Required,
+    /// The route needs an MFA verification more recent than its `max_age`.
+    MfaRecencyRequired,
+    /// The token's `role` is not allowed on the route.
+    RoleForbidden,
+    /// A claim predicate of the route is not satisfied.
+    ClaimForbidden,
+    /// The token's issuer is not allowed on the route.
+    IssuerForbidden,
+    /// The token is older (`now - iat`) than the route allows.
+    TokenTooOld,
+    /// The route needs to know whether the user has a verified factor, and the token does not say.
+    EnrollmentUnknown,
+    /// The request path is ambiguous (dot segments, encoded slashes) and cannot be routed safely.
+    PathInvalid,
 }
 
 impl Code {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [Code; 17] = [
+    pub const ALL: [Code; 29] = [
         Code::TokenMalformed,
         Code::TokenTooLarge,
         Code::AlgNotAllowed,
@@ -70,6 +94,18 @@ impl Code {
         Code::ClaimMissing,
         Code::ClaimInvalid,
         Code::JwksUnavailable,
+        Code::TokenMissing,
+        Code::CredentialsConflict,
+        Code::CredentialsUnsupported,
+        Code::ServiceKeyForbidden,
+        Code::Aal2Required,
+        Code::MfaRecencyRequired,
+        Code::RoleForbidden,
+        Code::ClaimForbidden,
+        Code::IssuerForbidden,
+        Code::TokenTooOld,
+        Code::EnrollmentUnknown,
+        Code::PathInvalid,
     ];
 
     /// The stable string form, e.g. `"token_expired"`.
@@ -92,6 +128,18 @@ impl Code {
             Code::ClaimMissing => "claim_missing",
             Code::ClaimInvalid => "claim_invalid",
             Code::JwksUnavailable => "jwks_unavailable",
+            Code::TokenMissing => "token_missing",
+            Code::CredentialsConflict => "credentials_conflict",
+            Code::CredentialsUnsupported => "credentials_unsupported",
+            Code::ServiceKeyForbidden => "service_key_forbidden",
+            Code::Aal2Required => "aal2_required",
+            Code::MfaRecencyRequired => "mfa_recency_required",
+            Code::RoleForbidden => "role_forbidden",
+            Code::ClaimForbidden => "claim_forbidden",
+            Code::IssuerForbidden => "issuer_forbidden",
+            Code::TokenTooOld => "token_too_old",
+            Code::EnrollmentUnknown => "enrollment_unknown",
+            Code::PathInvalid => "path_invalid",
         }
     }
 }
@@ -107,6 +155,7 @@ impl fmt::Display for Code {
 pub struct Error {
     code: Code,
     context: Cow<'static, str>,
+    max_age: Option<u64>,
 }
 
 impl Error {
@@ -114,7 +163,24 @@ impl Error {
         Self {
             code,
             context: context.into(),
+            max_age: None,
         }
+    }
+
+    /// A step-up refusal because the last MFA verification is older than `max_age` seconds.
+    pub(crate) fn mfa_recency(max_age: u64) -> Self {
+        Self {
+            max_age: Some(max_age),
+            ..Self::new(
+                Code::MfaRecencyRequired,
+                format!("the route needs an MFA verification within the last {max_age} s"),
+            )
+        }
+    }
+
+    /// For [`Code::MfaRecencyRequired`]: the route's `max_age`, echoed in the RFC 9470 challenge.
+    pub fn max_age(&self) -> Option<u64> {
+        self.max_age
     }
 
     /// The stable code.

@@ -17,6 +17,7 @@ pub mod claims;
 pub mod crypto;
 pub mod dangerous;
 pub mod error;
+pub mod gate;
 pub mod json;
 pub mod keys;
 pub mod token;
@@ -31,6 +32,10 @@ pub use alg::{Algorithm, AlgorithmSet};
 pub use claims::{Aal, AmrEntry, Audience, Claims};
 pub use crypto::{NativeProvider, SignatureProvider};
 pub use error::{Code, Error, Result};
+pub use gate::config::{ConfigError, GateConfig};
+pub use gate::{Decision, Gate, Outcome, Request, Resources};
 pub use keys::{HmacSecret, KeyEntry, KeySet, VerifyingKey};
 pub use validation::{RequiredClaim, Validation};
-pub use verify::{check_signature, verify, verify_signature, SignedToken, VerifiedToken};
+pub use verify::{
+    check_signature, verify, verify_signature, KeySource, SignedToken, VerifiedToken,
+};

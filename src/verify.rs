@@ -1,6 +1,7 @@
 //! From a bearer string to a verified identity: parse → alg allow-list → key selection → signature shape
 //! → signature (provider) → claims. The only way to obtain a [`VerifiedToken`].
 
+use crate::alg::Algorithm;
 use crate::claims::Claims;
 use crate::crypto::SignatureProvider;
 use crate::error::{Code, Error, Result};
@@ -15,6 +16,19 @@ const P256_ORDER: [u8; 32] = [
     0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
 ];
 
+/// Where a token's key comes from: a plain [`KeySet`], or the gate's per-issuer key store.
+pub trait KeySource {
+    /// The one key for `alg` and `kid`, with the issuer it is bound to (if any): a token verified with
+    /// an issuer-bound key must carry exactly that `iss`.
+    fn select_key(&self, alg: Algorithm, kid: Option<&str>) -> Result<(&KeyEntry, Option<&str>)>;
+}
+
+impl KeySource for KeySet {
+    fn select_key(&self, alg: Algorithm, kid: Option<&str>) -> Result<(&KeyEntry, Option<&str>)> {
+        self.select(alg, kid).map(|k| (k, None))
+    }
+}
+
 /// A JWS whose signature verified but whose payload was neither parsed nor validated (for
 /// `--skip-claims` and test vectors). The policy layer never takes this type.
 #[derive(Clone, Debug)]
@@ -22,6 +36,7 @@ pub struct SignedToken {
     header: Header,
     payload: Vec<u8>,
     key_fingerprint: [u8; 32],
+    bound_issuer: Option<String>,
 }
 
 impl SignedToken {
@@ -70,7 +85,7 @@ impl VerifiedToken {
 /// Checks the signature only (steps 2–5 of DESIGN §5).
 pub fn verify_signature(
     token: &str,
-    keys: &KeySet,
+    keys: &dyn KeySource,
     validation: &Validation,
     provider: &dyn SignatureProvider,
 ) -> Result<SignedToken> {
@@ -83,20 +98,21 @@ pub fn verify_signature(
             format!("{alg} is not in the allowed algorithms"),
         ));
     }
-    let entry = keys.select(alg, parsed.header().kid())?;
+    let (entry, bound_issuer) = keys.select_key(alg, parsed.header().kid())?;
     check_signature(entry, parsed.signing_input(), parsed.signature(), provider)?;
     let (header, payload) = parsed.into_parts();
     Ok(SignedToken {
         header,
         payload,
         key_fingerprint: *entry.fingerprint(),
+        bound_issuer: bound_issuer.map(str::to_owned),
     })
 }
 
 /// Checks signature and claims at time `now` (seconds since the epoch).
 pub fn verify(
     token: &str,
-    keys: &KeySet,
+    keys: &dyn KeySource,
     validation: &Validation,
     provider: &dyn SignatureProvider,
     now: u64,
@@ -104,6 +120,14 @@ pub fn verify(
     let signed = verify_signature(token, keys, validation, provider)?;
     let claims = Claims::from_payload(parse_payload(&signed.payload)?)?;
     validation.check(&claims, now)?;
+    if let Some(bound) = &signed.bound_issuer {
+        if claims.iss.as_deref() != Some(bound.as_str()) {
+            return Err(Error::new(
+                Code::IssuerMismatch,
+                "token `iss` is not the issuer of the key that signed it",
+            ));
+        }
+    }
     Ok(VerifiedToken {
         header: signed.header,
         claims,

@@ -1,5 +1,10 @@
-//! The one place where an [`Error`] becomes an HTTP answer: status, `WWW-Authenticate`, and a JSON body
-//! in PostgREST's shape (`code`, `message`, `details`, `hint`), which postgrest-js shows as-is.
+//! The one place where an [`Error`] becomes an HTTP answer: status, `WWW-Authenticate`, CORS headers, and
+//! a JSON body in PostgREST's shape (`code`, `message`, `details`, `hint`), which postgrest-js shows as-is.
+//!
+//! Step-up refusals answer 401 with the RFC 9470 challenge
+//! `Bearer error="insufficient_user_authentication", error_description="…", acr_values="aal2"` (plus
+//! `max_age` when recency failed), as RFC 9470 §3 specifies. Other policy refusals are 403
+//! `insufficient_scope` (RFC 6750 §3.1).
 
 use crate::error::{Code, Error};
 use serde_json::{json, Value};
@@ -11,26 +16,89 @@ pub struct Rejection {
     pub status: u16,
     /// The stable code (also in the body).
     pub code: &'static str,
-    /// Value for `WWW-Authenticate`, when the status calls for one.
-    pub www_authenticate: Option<String>,
+    /// Response headers, names in lower case: `content-type`, `www-authenticate` when the status calls for
+    /// one, and CORS headers so browser apps can read the refusal.
+    pub headers: Vec<(String, String)>,
     /// PostgREST-shaped JSON body.
     pub body: Value,
 }
 
-/// HTTP status for a code: 401 for anything wrong with the token, 503 when keys are unavailable, 500
-/// when our own key material is unusable.
-pub fn status(code: Code) -> u16 {
-    match code {
-        Code::JwksUnavailable => 503,
-        Code::KeyInvalid => 500,
-        _ => 401,
+impl Rejection {
+    /// A header's value, by lower-case name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
+}
+
+/// Which `WWW-Authenticate` challenge a code carries.
+enum Challenge {
+    None,
+    /// RFC 6750 with no error: no credentials were sent.
+    Bare,
+    /// RFC 6750 `error="…"`.
+    Bearer(&'static str),
+    /// RFC 9470 step-up.
+    StepUp,
+}
+
+/// Status and challenge per code.
+fn shape(code: Code) -> (u16, Challenge) {
+    use Challenge::*;
+    match code {
+        Code::JwksUnavailable => (503, None),
+        Code::KeyInvalid => (500, None),
+        Code::TokenMissing => (401, Bare),
+        Code::CredentialsConflict | Code::PathInvalid => (400, Bearer("invalid_request")),
+        Code::Aal2Required | Code::MfaRecencyRequired => (401, StepUp),
+        Code::ServiceKeyForbidden
+        | Code::RoleForbidden
+        | Code::ClaimForbidden
+        | Code::IssuerForbidden
+        | Code::EnrollmentUnknown => (403, Bearer("insufficient_scope")),
+        Code::TokenMalformed
+        | Code::TokenTooLarge
+        | Code::AlgNotAllowed
+        | Code::HeaderForbidden
+        | Code::KeyUnknown
+        | Code::KeyAmbiguous
+        | Code::SignatureInvalid
+        | Code::TokenExpired
+        | Code::TokenNotYetValid
+        | Code::IssuedInFuture
+        | Code::LifetimeTooLong
+        | Code::IssuerMismatch
+        | Code::AudienceMismatch
+        | Code::ClaimMissing
+        | Code::ClaimInvalid
+        | Code::CredentialsUnsupported
+        | Code::TokenTooOld => (401, Bearer("invalid_token")),
+    }
+}
+
+/// HTTP status for a code.
+pub fn status(code: Code) -> u16 {
+    shape(code).0
 }
 
 fn hint(code: Code) -> Option<&'static str> {
     match code {
-        Code::TokenExpired => Some("Refresh the session and retry with the new access token."),
+        Code::TokenExpired | Code::TokenTooOld => {
+            Some("Refresh the session and retry with the new access token.")
+        }
         Code::JwksUnavailable => Some("Retry shortly; the signing keys could not be fetched."),
+        Code::Aal2Required | Code::MfaRecencyRequired => Some(
+            "Complete an MFA challenge (supabase.auth.mfa.challengeAndVerify), then retry with the refreshed session.",
+        ),
+        Code::EnrollmentUnknown => Some(
+            "Install the aalgate Custom Access Token hook so tokens carry `mfa_enrolled`, or set enrollment.when_unknown.",
+        ),
+        Code::ServiceKeyForbidden => {
+            Some("Secret keys and service_role tokens belong on servers; this route does not accept them.")
+        }
+        Code::TokenMissing => Some("Sign in and send the access token as `Authorization: Bearer <token>`."),
         _ => None,
     }
 }
@@ -54,6 +122,22 @@ fn public_message(code: Code) -> &'static str {
         Code::ClaimMissing => "The access token lacks a required claim.",
         Code::ClaimInvalid => "The access token has an invalid claim.",
         Code::JwksUnavailable => "The signing keys are temporarily unavailable.",
+        Code::TokenMissing => "This endpoint requires a signed-in user.",
+        Code::CredentialsConflict => "The request carries conflicting credentials.",
+        Code::CredentialsUnsupported => "The Authorization header must use the Bearer scheme.",
+        Code::ServiceKeyForbidden => "Service credentials are not accepted on this endpoint.",
+        Code::Aal2Required => "Multi-factor authentication is required for this request.",
+        Code::MfaRecencyRequired => {
+            "A recent multi-factor verification is required for this request."
+        }
+        Code::RoleForbidden => "The access token's role is not allowed on this endpoint.",
+        Code::ClaimForbidden => "The access token does not grant access to this endpoint.",
+        Code::IssuerForbidden => "Tokens from this issuer are not accepted on this endpoint.",
+        Code::TokenTooOld => "The access token is too old for this endpoint.",
+        Code::EnrollmentUnknown => {
+            "The gate cannot tell whether this user has multi-factor authentication enrolled."
+        }
+        Code::PathInvalid => "The request path is not accepted.",
     }
 }
 
@@ -68,20 +152,49 @@ fn header_safe(text: &str) -> String {
         .collect()
 }
 
-/// The answer for `error`.
-pub fn reject(error: &Error) -> Rejection {
+/// The answer for `error`, with `Access-Control-Allow-Origin: cors_origin`.
+pub fn reject_with_cors(error: &Error, cors_origin: &str) -> Rejection {
     let code = error.code();
-    let status = status(code);
-    let www_authenticate = (status == 401).then(|| {
-        format!(
-            "Bearer error=\"invalid_token\", error_description=\"{}\"",
-            header_safe(public_message(code))
-        )
-    });
+    let (status, challenge) = shape(code);
+    let description = header_safe(public_message(code));
+    let www = match challenge {
+        Challenge::None => None,
+        Challenge::Bare => Some("Bearer".to_owned()),
+        Challenge::Bearer(err) => Some(format!(
+            "Bearer error=\"{err}\", error_description=\"{description}\""
+        )),
+        Challenge::StepUp => {
+            let mut v = format!(
+                "Bearer error=\"insufficient_user_authentication\", error_description=\"{description}\", acr_values=\"aal2\""
+            );
+            if let Some(max_age) = error.max_age() {
+                v.push_str(&format!(", max_age={max_age}"));
+            }
+            Some(v)
+        }
+    };
+    let mut headers = vec![(
+        "content-type".to_owned(),
+        "application/json; charset=utf-8".to_owned(),
+    )];
+    if let Some(www) = www {
+        headers.push(("www-authenticate".to_owned(), www));
+    }
+    headers.push((
+        "access-control-allow-origin".to_owned(),
+        cors_origin.to_owned(),
+    ));
+    headers.push((
+        "access-control-expose-headers".to_owned(),
+        "WWW-Authenticate".to_owned(),
+    ));
+    if cors_origin != "*" {
+        headers.push(("vary".to_owned(), "Origin".to_owned()));
+    }
     Rejection {
         status,
         code: code.as_str(),
-        www_authenticate,
+        headers,
         body: json!({
             "code": code.as_str(),
             "message": public_message(code),
@@ -90,6 +203,11 @@ pub fn reject(error: &Error) -> Rejection {
             "hint": hint(code),
         }),
     }
+}
+
+/// The answer for `error` with the default CORS origin `*`.
+pub fn reject(error: &Error) -> Rejection {
+    reject_with_cors(error, "*")
 }
 
 #[cfg(test)]
@@ -103,8 +221,12 @@ mod tests {
             assert_eq!(r.code, code.as_str());
             assert_eq!(r.body["code"], code.as_str());
             assert!(r.body["message"].as_str().is_some_and(|m| !m.is_empty()));
-            assert!(matches!(r.status, 401 | 500 | 503));
-            assert_eq!(r.www_authenticate.is_some(), r.status == 401);
+            assert!(matches!(r.status, 400 | 401 | 403 | 500 | 503));
+            assert_eq!(
+                r.header("www-authenticate").is_some(),
+                matches!(r.status, 400 | 401 | 403)
+            );
+            assert_eq!(r.header("access-control-allow-origin"), Some("*"));
             assert_ne!(r.code, "session_not_found");
         }
     }
@@ -114,8 +236,32 @@ mod tests {
         let r = reject(&Error::new(Code::TokenExpired, "token has expired"));
         assert_eq!(r.status, 401);
         assert!(r
-            .www_authenticate
+            .header("www-authenticate")
             .unwrap()
             .starts_with("Bearer error=\"invalid_token\""));
+    }
+
+    #[test]
+    fn step_up_is_rfc9470_with_max_age_when_recency_failed() {
+        let r = reject(&Error::new(Code::Aal2Required, "x"));
+        assert_eq!(r.status, 401);
+        let www = r.header("www-authenticate").unwrap();
+        assert!(www.starts_with("Bearer error=\"insufficient_user_authentication\""));
+        assert!(www.ends_with("acr_values=\"aal2\""));
+        let r = reject(&Error::mfa_recency(900));
+        assert!(r
+            .header("www-authenticate")
+            .unwrap()
+            .ends_with("acr_values=\"aal2\", max_age=900"));
+    }
+
+    #[test]
+    fn custom_cors_origin_varies_on_origin() {
+        let r = reject_with_cors(&Error::new(Code::RoleForbidden, "x"), "https://app.example");
+        assert_eq!(
+            r.header("access-control-allow-origin"),
+            Some("https://app.example")
+        );
+        assert_eq!(r.header("vary"), Some("Origin"));
     }
 }

@@ -363,3 +363,224 @@ fn inspect_decodes_without_verifying_and_says_so() {
     assert_eq!(o.status.code(), Some(1));
     assert!(out(&o).contains("token_malformed"));
 }
+
+fn demo_config(tmp: &Tmp, w: &World, extra: &str) -> String {
+    tmp.file(
+        "jwks.json",
+        json!({"keys": [es256_jwk(&w.es, "es-1")]})
+            .to_string()
+            .as_bytes(),
+    );
+    let toml = format!(
+        "supabase_url = \"https://abcdefghijklmnopqrst.supabase.co\"\nrequire_aal2_for_enrolled = true\n{extra}\n[keys]\njwks_file = \"jwks.json\"\n"
+    );
+    tmp.file("aalgate.toml", toml.as_bytes())
+}
+
+fn enrolled_token(w: &World, aal: &str) -> String {
+    let mut c = supabase_claims();
+    c["mfa_enrolled"] = json!(true);
+    c["aal"] = json!(aal);
+    w.es_token(&c)
+}
+
+#[test]
+fn explain_shows_step_up_for_aal1_enrolled_and_forward_for_aal2() {
+    let w = World::new();
+    let tmp = Tmp::new("explain");
+    let cfg = demo_config(&tmp, &w, "");
+    let aal1 = enrolled_token(&w, "aal1");
+    let o = aalgate(
+        &[
+            "explain",
+            "--config",
+            &cfg,
+            "--method",
+            "GET",
+            "--path",
+            "/rest/v1/todos",
+            "--token",
+            &aal1,
+            "--now",
+            NOW_ARG,
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}{}", out(&o), err(&o));
+    let text = out(&o);
+    assert!(text.contains("route: `supabase:rest`"), "{text}");
+    assert!(
+        text.contains("enrollment claim `mfa_enrolled` = true"),
+        "{text}"
+    );
+    assert!(text.contains("response: HTTP 401"), "{text}");
+    assert!(
+        text.contains("www-authenticate: Bearer error=\"insufficient_user_authentication\""),
+        "{text}"
+    );
+    assert!(text.contains("acr_values=\"aal2\""), "{text}");
+
+    let o = aalgate(
+        &[
+            "explain",
+            "--config",
+            &cfg,
+            "--path",
+            "/rest/v1/todos",
+            "--token",
+            &aal1,
+            "--now",
+            NOW_ARG,
+            "--json",
+        ],
+        None,
+    );
+    let v: Value = serde_json::from_str(&out(&o)).unwrap();
+    assert_eq!(v["decision"], "reject");
+    assert_eq!(v["status"], 401);
+    assert_eq!(v["code"], "aal2_required");
+    assert_eq!(v["body"]["code"], "aal2_required");
+    assert!(v["headers"]["www-authenticate"]
+        .as_str()
+        .unwrap()
+        .contains("insufficient_user_authentication"));
+
+    let aal2 = enrolled_token(&w, "aal2");
+    let o = aalgate(
+        &[
+            "explain",
+            "--config",
+            &cfg,
+            "--path",
+            "/rest/v1/todos",
+            "--token",
+            &aal2,
+            "--now",
+            NOW_ARG,
+            "--json",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let v: Value = serde_json::from_str(&out(&o)).unwrap();
+    assert_eq!(v["decision"], "forward");
+    assert_eq!(v["status"], Value::Null);
+}
+
+#[test]
+fn explain_takes_headers_and_reports_auth_routes_as_exempt() {
+    let w = World::new();
+    let tmp = Tmp::new("explain-h");
+    let cfg = demo_config(&tmp, &w, "");
+    let bearer = format!("Authorization: Bearer {}", enrolled_token(&w, "aal1"));
+    let o = aalgate(
+        &[
+            "explain",
+            "--config",
+            &cfg,
+            "--method",
+            "post",
+            "--path",
+            "/auth/v1/factors/abc/verify",
+            "--header",
+            &bearer,
+            "--now",
+            NOW_ARG,
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert!(out(&o).contains("exempt"));
+    let o = aalgate(
+        &[
+            "explain",
+            "--config",
+            &cfg,
+            "--path",
+            "/rest/v1/x",
+            "--header",
+            "no-colon",
+            "--now",
+            NOW_ARG,
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("no-colon"));
+}
+
+#[test]
+fn explain_needs_a_jwks_file_when_the_config_names_a_url() {
+    let w = World::new();
+    let tmp = Tmp::new("explain-url");
+    let cfg = tmp.file("remote.toml", b"supabase_url = \"https://abcdefghijklmnopqrst.supabase.co\"\nrequire_aal2_for_enrolled = true\n");
+    let token = enrolled_token(&w, "aal2");
+    let o = aalgate(
+        &[
+            "explain",
+            "--config",
+            &cfg,
+            "--path",
+            "/rest/v1/todos",
+            "--token",
+            &token,
+            "--now",
+            NOW_ARG,
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        err(&o).contains("/auth/v1/.well-known/jwks.json") && err(&o).contains("--jwks"),
+        "{}",
+        err(&o)
+    );
+    let jwks = tmp.file(
+        "saved.json",
+        json!({"keys": [es256_jwk(&w.es, "es-1")]})
+            .to_string()
+            .as_bytes(),
+    );
+    let o = aalgate(
+        &[
+            "explain",
+            "--config",
+            &cfg,
+            "--jwks",
+            &jwks,
+            "--path",
+            "/rest/v1/todos",
+            "--token",
+            &token,
+            "--now",
+            NOW_ARG,
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+}
+
+#[test]
+fn check_config_accepts_the_example_and_names_bad_fields() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/aalgate.toml");
+    let o = aalgate(&["check-config", example], None);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(out(&o).contains("money-movement"));
+    assert!(out(&o).contains("supabase:auth"));
+    let tmp = Tmp::new("check");
+    let bad = tmp.file("bad.toml", b"supabase_url = \"https://x.supabase.co\"\n[[routes]]\npath = \"/rest/v1/x\"\naal = \"aal9\"\n");
+    let o = aalgate(&["check-config", &bad], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("routes[0].aal"), "{}", err(&o));
+    let typo = tmp.file(
+        "typo.json",
+        br#"{"supabase_url": "https://x.supabase.co", "require_aal2_for_enroled": true}"#,
+    );
+    let o = aalgate(&["check-config", &typo], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("require_aal2_for_enroled"), "{}", err(&o));
+    let secret = tmp.file("secret.toml", b"supabase_url = \"https://x.supabase.co\"\n[keys]\nhs256_secret_env = \"AALGATE_TEST_UNSET_VARIABLE\"\n");
+    let o = aalgate(&["check-config", &secret], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("AALGATE_TEST_UNSET_VARIABLE"));
+}

@@ -1,0 +1,154 @@
+//! Credential extraction and classification (DESIGN §5 step 2).
+//!
+//! Supabase clients send an API key in `apikey` and, when no user is signed in, the same key again as
+//! `Authorization: Bearer <key>`. So a bearer value is classified before anything is verified:
+//! `sb_publishable_…` and the legacy `anon` key JWT mean "no user"; `sb_secret_…` and the legacy
+//! `service_role` key JWT are service credentials; anything else is a user token.
+
+use super::Request;
+use crate::b64;
+use crate::error::{Code, Error};
+use crate::json;
+use serde_json::Value;
+
+/// What the request presents.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Credentials<'r> {
+    /// No user: no credential, a publishable key, or the anon key.
+    Anonymous,
+    /// A secret API key, a `service_role` key JWT, or S3 access-key signing.
+    Service,
+    /// A user access token (not yet verified).
+    User(&'r str),
+}
+
+/// The role of a JWT that is an API key rather than a user token: a legacy key JWT (`iss: "supabase"`, a
+/// `ref`, a `role`, no `sub`), or any JWT whose `role` is `service_role` (a service credential whatever
+/// else it says).
+fn key_jwt_role(token: &str) -> Option<String> {
+    let mut parts = token.split('.');
+    let (_, Some(payload), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let bytes = b64::decode(payload.as_bytes())?;
+    let claims = json::parse_object(&bytes).ok()?;
+    let role = claims.get("role").and_then(Value::as_str)?;
+    let legacy_key = claims.get("iss") == Some(&Value::String("supabase".into()))
+        && claims.get("ref").is_some_and(Value::is_string)
+        && !claims.contains_key("sub");
+    (legacy_key || role == "service_role").then(|| role.to_owned())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    None,
+    Service,
+}
+
+/// Classifies an API key value (from `apikey` or a bearer that is a key). `None` if it is not a key.
+///
+/// Key JWTs are recognised from their unverified payload on purpose: an "anon key" leads to the same
+/// treatment as no credential at all (the upstream verifies it), and a `service_role` JWT is refused
+/// unless the route allows service credentials (and then the upstream verifies it). Neither can make a
+/// user token skip the checks: a user token claiming `service_role` is refused, not trusted.
+fn key_kind(value: &str, max_bytes: usize) -> Option<Kind> {
+    if value.starts_with("sb_publishable_") {
+        return Some(Kind::None);
+    }
+    if value.starts_with("sb_secret_") {
+        return Some(Kind::Service);
+    }
+    if value.len() > max_bytes {
+        return None;
+    }
+    match key_jwt_role(value)?.as_str() {
+        "anon" => Some(Kind::None),
+        _ => Some(Kind::Service),
+    }
+}
+
+/// Extracts the request's credentials. `max_bytes` is the token size cap (larger bearers are not
+/// decoded here; they fail verification with `token_too_large`).
+pub fn extract<'r>(req: &Request<'r>, max_bytes: usize) -> Result<Credentials<'r>, Error> {
+    let authorizations = req.headers_named("authorization");
+    if authorizations.len() > 1 {
+        return Err(Error::new(
+            Code::CredentialsConflict,
+            "several `Authorization` headers",
+        ));
+    }
+    let security_tokens = req.headers_named("x-amz-security-token");
+    if security_tokens.len() > 1 {
+        return Err(Error::new(
+            Code::CredentialsConflict,
+            "several `x-amz-security-token` headers",
+        ));
+    }
+    let apikeys = req.headers_named("apikey");
+    if apikeys.len() > 1 {
+        return Err(Error::new(
+            Code::CredentialsConflict,
+            "several `apikey` headers",
+        ));
+    }
+
+    let mut service = false;
+    if let Some(key) = apikeys.first() {
+        match key_kind(key.trim(), max_bytes) {
+            Some(Kind::Service) => service = true,
+            Some(Kind::None) => {}
+            // An unrecognised `apikey` is the upstream's business (it will refuse it); it is not a user.
+            None => {}
+        }
+    }
+
+    let mut user: Option<&'r str> = None;
+    if let Some(value) = authorizations.first() {
+        let value = value.trim();
+        let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+        if scheme.eq_ignore_ascii_case("bearer") {
+            let bearer = rest.trim_start_matches(' ');
+            if bearer.is_empty() {
+                return Err(Error::new(
+                    Code::TokenMalformed,
+                    "`Authorization: Bearer` has no token",
+                ));
+            }
+            match key_kind(bearer, max_bytes) {
+                Some(Kind::Service) => service = true,
+                Some(Kind::None) => {}
+                None => user = Some(bearer),
+            }
+        } else if scheme.eq_ignore_ascii_case("AWS4-HMAC-SHA256") {
+            // Storage's S3 protocol: signed with access keys (service-level) unless a user session token
+            // comes in `x-amz-security-token`.
+            if security_tokens.is_empty() {
+                service = true;
+            }
+        } else {
+            return Err(Error::new(
+                Code::CredentialsUnsupported,
+                "`Authorization` must use the Bearer scheme",
+            ));
+        }
+    }
+    if let Some(token) = security_tokens.first() {
+        let token = token.trim();
+        match user {
+            Some(existing) if existing != token => {
+                return Err(Error::new(
+                    Code::CredentialsConflict,
+                    "`Authorization` and `x-amz-security-token` carry different tokens",
+                ));
+            }
+            _ => user = Some(token),
+        }
+    }
+    Ok(match (user, service) {
+        (Some(token), _) => Credentials::User(token),
+        (None, true) => Credentials::Service,
+        (None, false) => Credentials::Anonymous,
+    })
+}

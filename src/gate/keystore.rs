@@ -1,0 +1,228 @@
+//! Keys per issuer, and the JWKS caching rules, without I/O (after panva/jose: a pure local key set plus
+//! a thin fetch layer that lives in the adapter).
+//!
+//! The store decides *when* a JWKS must be fetched and answers [`KeyStore::due`]; the adapter fetches and
+//! reports back with [`KeyStore::fetched`] or [`KeyStore::fetch_failed`]. Rules (DESIGN §3):
+//! - keys are fresh for the `Cache-Control: max-age` of their response (default 600 s);
+//! - an unknown `kid` triggers a refetch at most once per cooldown (30 s) per JWKS;
+//! - when the endpoint fails, stale keys are still served for `max_stale` (1 h), then dropped;
+//! - a failed fetch is not retried before the cooldown either.
+
+use super::config::{IssuerKeysConfig, JwksTiming};
+use crate::alg::Algorithm;
+use crate::error::{Code, Error, Result};
+use crate::keys::{KeyEntry, KeySet, SkippedKey};
+
+/// Largest JWKS document accepted (Supabase's is ~1 KB; this leaves room for many keys).
+pub const MAX_JWKS_BYTES: usize = 64 * 1024;
+
+#[derive(Clone, Debug)]
+struct Remote {
+    url: String,
+    keys: Option<KeySet>,
+    fresh_until: u64,
+    usable_until: u64,
+    last_attempt: Option<u64>,
+}
+
+#[derive(Clone, Debug)]
+struct IssuerKeys {
+    issuer: String,
+    local: KeySet,
+    remote: Option<Remote>,
+}
+
+/// Why a fetch is due.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FetchReason {
+    /// Never fetched, or the keys were dropped.
+    Missing,
+    /// Past `max-age`.
+    Expired,
+    /// A token names a `kid` the set does not have.
+    UnknownKid,
+}
+
+/// All key sources of a gate.
+#[derive(Clone, Debug)]
+pub struct KeyStore {
+    issuers: Vec<IssuerKeys>,
+    timing: JwksTiming,
+}
+
+impl KeyStore {
+    /// Builds the store. `local` gives, per issuer (same order as `configs`), the keys known at load time
+    /// (inline or file JWKS, the HS256 secret for the Supabase issuer).
+    pub fn new(configs: &[IssuerKeysConfig], local: Vec<KeySet>, timing: JwksTiming) -> Self {
+        let issuers = configs
+            .iter()
+            .zip(local.into_iter().chain(std::iter::repeat_with(KeySet::new)))
+            .map(|(c, local)| IssuerKeys {
+                issuer: c.issuer.clone(),
+                local,
+                remote: c.jwks_url.as_ref().map(|url| Remote {
+                    url: url.clone(),
+                    keys: None,
+                    fresh_until: 0,
+                    usable_until: 0,
+                    last_attempt: None,
+                }),
+            })
+            .collect();
+        KeyStore { issuers, timing }
+    }
+
+    fn cooled_down(&self, remote: &Remote, now: u64) -> bool {
+        remote
+            .last_attempt
+            .is_none_or(|t| now >= t.saturating_add(self.timing.refetch_cooldown))
+    }
+
+    /// JWKS URLs to fetch before deciding, because keys are missing or expired (and the cooldown allows).
+    pub fn due(&self, now: u64) -> Vec<(String, FetchReason)> {
+        self.issuers
+            .iter()
+            .filter_map(|i| i.remote.as_ref())
+            .filter(|r| self.cooled_down(r, now))
+            .filter_map(|r| match &r.keys {
+                None => Some((r.url.clone(), FetchReason::Missing)),
+                Some(_) if now >= r.fresh_until => Some((r.url.clone(), FetchReason::Expired)),
+                Some(_) => None,
+            })
+            .collect()
+    }
+
+    /// JWKS URLs worth refetching for an unknown `kid` (cooldown permitting).
+    pub fn due_for_unknown_kid(&self, now: u64) -> Vec<(String, FetchReason)> {
+        self.issuers
+            .iter()
+            .filter_map(|i| i.remote.as_ref())
+            .filter(|r| self.cooled_down(r, now))
+            .map(|r| (r.url.clone(), FetchReason::UnknownKid))
+            .collect()
+    }
+
+    /// Records a fetched JWKS. `max_age` is the response's `Cache-Control: max-age`, if any. A document
+    /// that is not a JWKS counts as a failure. Returns the keys that were skipped, for logging.
+    pub fn fetched(
+        &mut self,
+        url: &str,
+        body: &[u8],
+        max_age: Option<u64>,
+        now: u64,
+    ) -> Result<Vec<SkippedKey>> {
+        if body.len() > MAX_JWKS_BYTES {
+            self.fetch_failed(url, now);
+            return Err(Error::new(
+                Code::JwksUnavailable,
+                "JWKS response is too large",
+            ));
+        }
+        let parsed = KeySet::from_jwks(body);
+        let timing = self.timing;
+        let remote = self
+            .issuers
+            .iter_mut()
+            .filter_map(|i| i.remote.as_mut())
+            .find(|r| r.url == url)
+            .ok_or_else(|| {
+                Error::new(
+                    Code::JwksUnavailable,
+                    "fetched a JWKS URL that is not configured",
+                )
+            })?;
+        remote.last_attempt = Some(now);
+        match parsed {
+            Ok((keys, skipped)) => {
+                // Never trust a max-age below the cooldown or above a day.
+                let age = max_age
+                    .unwrap_or(timing.default_max_age)
+                    .clamp(timing.refetch_cooldown.max(1), 86_400);
+                remote.keys = Some(keys);
+                remote.fresh_until = now.saturating_add(age);
+                remote.usable_until = remote.fresh_until.saturating_add(timing.max_stale);
+                Ok(skipped)
+            }
+            Err(e) => {
+                self.fetch_failed(url, now);
+                Err(Error::new(
+                    Code::JwksUnavailable,
+                    format!("JWKS response unusable: {}", e.context()),
+                ))
+            }
+        }
+    }
+
+    /// Records a failed fetch (network error, timeout, non-200, redirect, oversized or garbage body).
+    pub fn fetch_failed(&mut self, url: &str, now: u64) {
+        for remote in self
+            .issuers
+            .iter_mut()
+            .filter_map(|i| i.remote.as_mut())
+            .filter(|r| r.url == url)
+        {
+            remote.last_attempt = Some(now);
+            if remote.keys.is_some() && now >= remote.usable_until {
+                remote.keys = None;
+            }
+        }
+    }
+
+    /// Whether some remote issuer has no usable keys at `now`.
+    pub fn missing_remote(&self, now: u64) -> bool {
+        self.issuers
+            .iter()
+            .filter_map(|i| i.remote.as_ref())
+            .any(|r| r.keys.is_none() || now >= r.usable_until)
+    }
+
+    fn sets(&self, now: u64) -> impl Iterator<Item = (&str, &KeySet)> {
+        self.issuers.iter().flat_map(move |i| {
+            let remote = i
+                .remote
+                .as_ref()
+                .filter(|r| now < r.usable_until)
+                .and_then(|r| r.keys.as_ref());
+            std::iter::once((i.issuer.as_str(), &i.local))
+                .chain(remote.map(|k| (i.issuer.as_str(), k)))
+        })
+    }
+
+    /// Selects the key for a token across all issuers (rules of [`KeySet::select`]) and returns it with
+    /// its issuer: the token's `iss` must then equal that issuer, so one issuer's key can never vouch for
+    /// another issuer's tokens.
+    pub fn select(&self, alg: Algorithm, kid: Option<&str>, now: u64) -> Result<(&KeyEntry, &str)> {
+        let mut found: Vec<(&KeyEntry, &str)> = Vec::new();
+        let mut ambiguous = None;
+        for (issuer, set) in self.sets(now) {
+            match set.select(alg, kid) {
+                Ok(entry) => found.push((entry, issuer)),
+                Err(e) if e.code() == Code::KeyAmbiguous => ambiguous = Some(e),
+                Err(_) => {}
+            }
+        }
+        if let Some(e) = ambiguous {
+            return Err(e);
+        }
+        match found.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(Error::new(
+                Code::KeyUnknown,
+                match kid {
+                    Some(_) => format!("no {alg} key has the token's `kid`"),
+                    None => format!("no {alg} key is configured"),
+                },
+            )),
+            _ => Err(Error::new(
+                Code::KeyAmbiguous,
+                format!("several issuers have a {alg} key for this token"),
+            )),
+        }
+    }
+
+    /// Whether a key with this fingerprint is still usable (cache entries die with their key).
+    pub fn has_fingerprint(&self, fingerprint: &[u8; 32], now: u64) -> bool {
+        self.sets(now)
+            .any(|(_, set)| set.keys().iter().any(|k| k.fingerprint() == fingerprint))
+    }
+}

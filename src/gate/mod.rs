@@ -1,0 +1,582 @@
+//! The gate: one decision pipeline for one HTTP request (DESIGN §5), with no I/O.
+//!
+//! ```text
+//! preflight? → path normalisation → route → credentials → [token cache | keys → verify] → policy → Decision
+//! ```
+//!
+//! I/O is an explicit step: [`Gate::decide`] answers [`Outcome::FetchKeys`] when a JWKS must be fetched
+//! first; the adapter fetches, reports through [`Gate::keys_mut`] (`fetched` / `fetch_failed`), and calls
+//! `decide` again. The store's cooldown guarantees the second call decides. This keeps the core free of
+//! async and lets each request do its own fetch (Workers forbid awaiting another request's promise).
+
+pub mod cache;
+pub mod config;
+pub mod credentials;
+pub mod keystore;
+pub mod policy;
+pub mod route;
+
+use crate::crypto::{NativeProvider, SignatureProvider};
+use crate::error::{Code, Error, Result};
+use crate::keys::{HmacSecret, KeyEntry, KeySet, VerifyingKey};
+use crate::verify::{verify, KeySource, VerifiedToken};
+use crate::wire::{reject_with_cors, Rejection};
+use crate::Algorithm;
+use cache::TokenCache;
+use config::{AuthRequirement, ConfigError, GateConfig, Mode};
+use credentials::Credentials;
+use keystore::{FetchReason, KeyStore};
+use route::RouteRule;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// Prefix of the identity headers the gate may set. Inbound headers with this prefix are always
+/// stripped, so a client can never pose as a verified identity to the upstream.
+pub const IDENTITY_HEADER_PREFIX: &str = "x-aalgate-";
+
+/// The parts of an HTTP request the gate looks at.
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'r> {
+    /// Method, upper case.
+    pub method: &'r str,
+    /// Path as sent (percent-encoded, without query).
+    pub path: &'r str,
+    /// Headers as `(name, value)`; names are compared case-insensitively.
+    pub headers: &'r [(&'r str, &'r str)],
+}
+
+impl<'r> Request<'r> {
+    /// All values of a header.
+    pub fn headers_named(&self, name: &str) -> Vec<&'r str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
+            .collect()
+    }
+
+    fn has_header(&self, name: &str) -> bool {
+        self.headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(name))
+    }
+}
+
+/// Who the forwarded request is from, as far as the gate knows.
+#[derive(Clone, Debug)]
+pub enum Identity {
+    /// Nobody was checked: exempt route, preflight, no user, or report-only refusal.
+    Anonymous,
+    /// Service credentials on a route that allows them (the upstream verifies them).
+    Service,
+    /// A verified user token.
+    User(Arc<VerifiedToken>),
+}
+
+/// Forward the request upstream.
+#[derive(Clone, Debug)]
+pub struct Forward {
+    /// Who it is from.
+    pub identity: Identity,
+    /// Headers to add (after stripping every inbound header for which [`Forward::strips`] is true).
+    pub add_headers: Vec<(String, String)>,
+    /// In `report_only` mode: the refusal that enforcement would have sent.
+    pub would_reject: Option<Rejection>,
+}
+
+impl Forward {
+    /// Whether an inbound header must be removed before forwarding.
+    pub fn strips(name: &str) -> bool {
+        name.len() >= IDENTITY_HEADER_PREFIX.len()
+            && name[..IDENTITY_HEADER_PREFIX.len()].eq_ignore_ascii_case(IDENTITY_HEADER_PREFIX)
+    }
+}
+
+/// What to do with a request.
+#[derive(Clone, Debug)]
+pub enum Decision {
+    /// Send it upstream.
+    Forward(Forward),
+    /// Answer it with this refusal; the upstream never sees it.
+    Reject(Rejection),
+}
+
+/// One decision and its log record.
+#[derive(Clone, Debug)]
+pub struct Verdict {
+    /// The decision.
+    pub decision: Decision,
+    /// The log record (see [`Verdict::log_line`]).
+    pub log: DecisionLog,
+    /// Each step taken, for `aalgate explain`.
+    pub steps: Vec<String>,
+}
+
+/// The facts of a decision that are logged (never token contents; the user id only if configured).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DecisionLog {
+    /// `forward` or `reject`.
+    pub decision: &'static str,
+    /// The refusal code (also set in report-only mode, where the request was forwarded).
+    pub code: Option<&'static str>,
+    /// The route rule's name.
+    pub route: String,
+    /// The request method.
+    pub method: String,
+    /// The token's aal, when a token was verified.
+    pub aal: Option<&'static str>,
+    /// The enrollment fact, when the policy needed it.
+    pub enrolled: Option<bool>,
+    /// Whether the token came from the verified-token cache.
+    pub cached: bool,
+    /// The user id (`sub`), only with `log.user_id = true`.
+    pub user: Option<String>,
+}
+
+impl Verdict {
+    /// One JSON line for the decision; `duration_us` is measured by the adapter.
+    pub fn log_line(&self, duration_us: Option<u64>) -> String {
+        let l = &self.log;
+        let mut v = json!({
+            "aalgate": "decision",
+            "decision": l.decision,
+            "code": l.code,
+            "route": l.route,
+            "method": l.method,
+            "aal": l.aal,
+            "enrolled": l.enrolled,
+            "cached": l.cached,
+        });
+        if let Some(user) = &l.user {
+            v["user"] = Value::String(user.clone());
+        }
+        if let Some(d) = duration_us {
+            v["duration_us"] = json!(d);
+        }
+        v.to_string()
+    }
+}
+
+/// What [`Gate::decide`] needs next.
+#[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // `Done` is the common case; boxing it would cost every request.
+pub enum Outcome {
+    /// The decision.
+    Done(Verdict),
+    /// Fetch these JWKS URLs, report the results to [`Gate::keys_mut`], and call `decide` again.
+    FetchKeys(Vec<(String, FetchReason)>),
+}
+
+/// Material the adapter read at load time (the core reads no files and no environment).
+#[derive(Clone, Debug, Default)]
+pub struct Resources {
+    /// The HS256 secret (from `keys.hs256_secret_env` or `keys.hs256_secret_file`), for the Supabase issuer.
+    pub hs256_secret: Option<Vec<u8>>,
+    /// Contents of `jwks_file` per issuer, in [`GateConfig::issuers`] order (`None` where there is none).
+    pub jwks_files: Vec<Option<Vec<u8>>>,
+}
+
+/// The gate. Build once (per isolate), call [`Gate::decide`] per request.
+pub struct Gate {
+    config: GateConfig,
+    keys: KeyStore,
+    cache: TokenCache,
+    provider: Box<dyn SignatureProvider>,
+}
+
+struct StoreAt<'a> {
+    store: &'a KeyStore,
+    now: u64,
+}
+
+impl KeySource for StoreAt<'_> {
+    fn select_key(&self, alg: Algorithm, kid: Option<&str>) -> Result<(&KeyEntry, Option<&str>)> {
+        self.store
+            .select(alg, kid, self.now)
+            .map(|(k, iss)| (k, Some(iss)))
+    }
+}
+
+fn local_keys(
+    doc: &[u8],
+    field: &str,
+    warnings: &mut Vec<String>,
+) -> std::result::Result<KeySet, ConfigError> {
+    let (set, skipped) =
+        KeySet::from_jwks(doc).map_err(|e| ConfigError::new(field, e.context().to_owned()))?;
+    let reasons: Vec<String> = skipped
+        .iter()
+        .map(|s| {
+            format!(
+                "key #{}{}: {}",
+                s.index,
+                s.kid
+                    .as_deref()
+                    .map(|k| format!(" (kid {k:?})"))
+                    .unwrap_or_default(),
+                s.problem
+            )
+        })
+        .collect();
+    if set.is_empty() {
+        return Err(ConfigError::new(
+            field,
+            format!(
+                "no usable key ({})",
+                if reasons.is_empty() {
+                    "empty".into()
+                } else {
+                    reasons.join("; ")
+                }
+            ),
+        ));
+    }
+    warnings.extend(reasons.into_iter().map(|r| format!("{field}: skipped {r}")));
+    Ok(set)
+}
+
+impl Gate {
+    /// Builds a gate with the native signature provider. Returns warnings (skipped keys) beside it.
+    pub fn new(
+        config: GateConfig,
+        resources: Resources,
+    ) -> std::result::Result<(Gate, Vec<String>), ConfigError> {
+        Self::with_provider(config, resources, Box::new(NativeProvider))
+    }
+
+    /// Builds a gate with a given signature provider.
+    pub fn with_provider(
+        config: GateConfig,
+        resources: Resources,
+        provider: Box<dyn SignatureProvider>,
+    ) -> std::result::Result<(Gate, Vec<String>), ConfigError> {
+        let mut warnings = Vec::new();
+        let mut local = Vec::new();
+        for (i, issuer) in config.issuers.iter().enumerate() {
+            let field = if i == 0 {
+                "keys".to_owned()
+            } else {
+                format!("keys.extra_issuers[{}]", i - 1)
+            };
+            let mut set = KeySet::new();
+            if let Some(inline) = &issuer.jwks_inline {
+                set = local_keys(
+                    inline.to_string().as_bytes(),
+                    &format!("{field}.jwks"),
+                    &mut warnings,
+                )?;
+            }
+            if issuer.jwks_file.is_some() {
+                let doc = resources
+                    .jwks_files
+                    .get(i)
+                    .and_then(Option::as_ref)
+                    .ok_or_else(|| {
+                        ConfigError::new(
+                            format!("{field}.jwks_file"),
+                            "was not read by the adapter",
+                        )
+                    })?;
+                set = local_keys(doc, &format!("{field}.jwks_file"), &mut warnings)?;
+            }
+            if i == 0 {
+                if let Some(secret) = &resources.hs256_secret {
+                    let secret = HmacSecret::new(secret.clone()).map_err(|len| {
+                        ConfigError::new(
+                            "keys.hs256_secret",
+                            format!("is {len} bytes; at least 32 are required"),
+                        )
+                    })?;
+                    set.push(KeyEntry::new(None, VerifyingKey::Hs256(secret)));
+                } else if config.hs256_secret_env.is_some() || config.hs256_secret_file.is_some() {
+                    return Err(ConfigError::new(
+                        "keys.hs256_secret",
+                        "is configured but was not provided",
+                    ));
+                }
+            }
+            local.push(set);
+        }
+        let keys = KeyStore::new(&config.issuers, local, config.jwks_timing);
+        let cache = TokenCache::new(config.cache_max_entries, config.cache_max_bytes);
+        Ok((
+            Gate {
+                config,
+                keys,
+                cache,
+                provider,
+            },
+            warnings,
+        ))
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &GateConfig {
+        &self.config
+    }
+
+    /// The key store, for the adapter to report JWKS fetches.
+    pub fn keys_mut(&mut self) -> &mut KeyStore {
+        &mut self.keys
+    }
+
+    /// The key store.
+    pub fn keys(&self) -> &KeyStore {
+        &self.keys
+    }
+
+    /// The verified-token cache.
+    pub fn cache(&self) -> &TokenCache {
+        &self.cache
+    }
+
+    /// Decides `req` at `now` (seconds since the epoch).
+    pub fn decide(&mut self, req: &Request<'_>, now: u64) -> Outcome {
+        let mut run = Run {
+            steps: Vec::new(),
+            log: DecisionLog {
+                method: req.method.to_owned(),
+                ..DecisionLog::default()
+            },
+        };
+        match self.pipeline(req, now, &mut run) {
+            Step::Fetch(urls) => Outcome::FetchKeys(urls),
+            Step::Forward(identity) => Outcome::Done(self.forward(identity, None, run)),
+            Step::Reject(error) => {
+                let rejection = reject_with_cors(&error, &self.config.cors_allow_origin);
+                run.log.code = Some(rejection.code);
+                run.steps.push(format!(
+                    "refuse: {} {} ({})",
+                    rejection.status,
+                    rejection.code,
+                    error.context()
+                ));
+                if self.config.mode == Mode::ReportOnly {
+                    run.steps.push("report_only: forwarding anyway".into());
+                    Outcome::Done(self.forward(Identity::Anonymous, Some(rejection), run))
+                } else {
+                    run.log.decision = "reject";
+                    Outcome::Done(Verdict {
+                        decision: Decision::Reject(rejection),
+                        log: run.log,
+                        steps: run.steps,
+                    })
+                }
+            }
+        }
+    }
+
+    fn forward(
+        &self,
+        identity: Identity,
+        would_reject: Option<Rejection>,
+        mut run: Run,
+    ) -> Verdict {
+        run.log.decision = "forward";
+        let mut add_headers = Vec::new();
+        if let Identity::User(token) = &identity {
+            let c = token.claims();
+            if self.config.log_user_id {
+                run.log.user = c.sub.clone();
+            }
+            if self.config.identity_headers {
+                let mut add = |name: &str, value: Option<&str>| {
+                    if let Some(v) =
+                        value.filter(|v| v.bytes().all(|b| b.is_ascii_graphic() || b == b' '))
+                    {
+                        add_headers.push((format!("{IDENTITY_HEADER_PREFIX}{name}"), v.to_owned()));
+                    }
+                };
+                add("user-id", c.sub.as_deref());
+                add("role", c.role.as_deref());
+                add("aal", Some(c.aal.as_str()));
+                add("session-id", c.session_id.as_deref());
+            }
+        }
+        run.steps.push(format!(
+            "forward upstream (inbound {IDENTITY_HEADER_PREFIX}* headers stripped{})",
+            if add_headers.is_empty() {
+                String::new()
+            } else {
+                format!(", {} identity headers added", add_headers.len())
+            }
+        ));
+        Verdict {
+            decision: Decision::Forward(Forward {
+                identity,
+                add_headers,
+                would_reject,
+            }),
+            log: run.log,
+            steps: run.steps,
+        }
+    }
+
+    fn route(&self, method: &str, path: &str) -> &RouteRule {
+        self.config
+            .routes
+            .iter()
+            .find(|r| r.applies(method, path))
+            .unwrap_or(&self.config.fallback)
+    }
+
+    fn pipeline(&mut self, req: &Request<'_>, now: u64, run: &mut Run) -> Step {
+        // 1. CORS preflight is never blocked: browsers send it without credentials.
+        if req.method == "OPTIONS" && req.has_header("access-control-request-method") {
+            run.log.route = "preflight".into();
+            run.steps.push("CORS preflight: passes unchecked".into());
+            return Step::Forward(Identity::Anonymous);
+        }
+        let path = match route::normalize_path(req.path) {
+            Ok(p) => p,
+            Err(why) => {
+                run.log.route = "invalid-path".into();
+                return Step::Reject(Error::new(Code::PathInvalid, why));
+            }
+        };
+        let rule = self.route(req.method, &path).clone();
+        run.log.route = rule.name.clone();
+        run.steps.push(format!(
+            "route: `{}` ({} {}) matched {} {}",
+            rule.name,
+            pattern_methods(&rule),
+            rule.pattern.as_str(),
+            req.method,
+            path
+        ));
+        if rule.auth == AuthRequirement::None {
+            run.steps
+                .push("route is exempt (auth = none): passes unchecked".into());
+            return Step::Forward(Identity::Anonymous);
+        }
+
+        // 2. Credentials.
+        let token = match credentials::extract(req, self.config.validation.max_token_bytes) {
+            Err(e) => return Step::Reject(e),
+            Ok(Credentials::Service) => {
+                run.steps.push(
+                    "credentials: service key (sb_secret_…, service_role key or S3 access key)"
+                        .into(),
+                );
+                return if rule.allow_service_keys {
+                    Step::Forward(Identity::Service)
+                } else {
+                    Step::Reject(Error::new(
+                        Code::ServiceKeyForbidden,
+                        format!("route `{}` does not allow service keys", rule.name),
+                    ))
+                };
+            }
+            Ok(Credentials::Anonymous) => {
+                run.steps
+                    .push("credentials: no user (no token, publishable key or anon key)".into());
+                return if rule.auth == AuthRequirement::Required {
+                    Step::Reject(Error::new(
+                        Code::TokenMissing,
+                        format!("route `{}` requires a user token", rule.name),
+                    ))
+                } else {
+                    run.steps
+                        .push("anonymous request on an auth = optional route: RLS decides".into());
+                    Step::Forward(Identity::Anonymous)
+                };
+            }
+            Ok(Credentials::User(token)) => token,
+        };
+        run.steps.push("credentials: user access token".into());
+
+        // 3–6. Verification, from the cache when the exact token was verified before.
+        let digest = TokenCache::digest(token);
+        let verified = match self
+            .cache
+            .get(&digest, now, self.config.validation.leeway, &self.keys)
+        {
+            Some(hit) => {
+                run.log.cached = true;
+                run.steps
+                    .push("token: verified before (cache hit; exp and key rechecked)".into());
+                hit
+            }
+            None => {
+                let due = self.keys.due(now);
+                if !due.is_empty() {
+                    return Step::Fetch(due);
+                }
+                let source = StoreAt {
+                    store: &self.keys,
+                    now,
+                };
+                match verify(
+                    token,
+                    &source,
+                    &self.config.validation,
+                    self.provider.as_ref(),
+                    now,
+                ) {
+                    Ok(v) => {
+                        run.steps.push(format!(
+                            "token: signature and claims verified ({}, aal {})",
+                            v.header().alg(),
+                            v.claims().aal.as_str()
+                        ));
+                        let v = Arc::new(v);
+                        self.cache.insert(digest, Arc::clone(&v), token.len());
+                        v
+                    }
+                    Err(e) if e.code() == Code::KeyUnknown => {
+                        let due = self.keys.due_for_unknown_kid(now);
+                        if !due.is_empty() {
+                            return Step::Fetch(due);
+                        }
+                        if self.keys.missing_remote(now) {
+                            return Step::Reject(Error::new(
+                                Code::JwksUnavailable,
+                                "no signing keys could be fetched",
+                            ));
+                        }
+                        return Step::Reject(e);
+                    }
+                    Err(e) => return Step::Reject(e),
+                }
+            }
+        };
+        run.log.aal = Some(verified.claims().aal.as_str());
+
+        // 7. Policy.
+        let (result, facts) = policy::evaluate(&rule, &verified, &self.config, now);
+        run.log.enrolled = facts.enrolled;
+        if let Some(e) = facts.enrolled {
+            run.steps.push(format!(
+                "enrollment claim `{}` = {e}",
+                self.config.enrollment_claim.join(".")
+            ));
+        }
+        match result {
+            Ok(()) => {
+                run.steps
+                    .push(format!("policy: route `{}` satisfied", rule.name));
+                Step::Forward(Identity::User(verified))
+            }
+            Err(e) => Step::Reject(e),
+        }
+    }
+}
+
+fn pattern_methods(rule: &RouteRule) -> String {
+    if rule.methods.is_empty() {
+        "any method".into()
+    } else {
+        rule.methods.join("|")
+    }
+}
+
+struct Run {
+    steps: Vec<String>,
+    log: DecisionLog,
+}
+
+enum Step {
+    Forward(Identity),
+    Reject(Error),
+    Fetch(Vec<(String, FetchReason)>),
+}

@@ -1,0 +1,157 @@
+//! Route requirements applied to a verified token (DESIGN §5 step 7). Runs on every request, cached
+//! token or not: a policy can change, and `max_age`/`max_token_age` depend on `now`.
+
+use super::config::{AalRequirement, ClaimPredicate, ClaimTest, GateConfig, WhenUnknown};
+use super::route::RouteRule;
+use crate::claims::{Aal, Claims};
+use crate::error::{Code, Error};
+use crate::verify::VerifiedToken;
+use serde_json::Value;
+
+/// What the policy learned, for logs and `explain`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// The enrollment fact, when a rule needed it and the token carried it.
+    pub enrolled: Option<bool>,
+}
+
+fn claim_at<'c>(claims: &'c Claims, path: &[String]) -> Option<&'c Value> {
+    let (first, rest) = path.split_first()?;
+    rest.iter()
+        .try_fold(claims.get(first)?, |v, key| v.as_object()?.get(key))
+}
+
+fn predicate_holds(claims: &Claims, p: &ClaimPredicate) -> bool {
+    let Some(value) = claim_at(claims, &p.path) else {
+        return false;
+    };
+    match &p.test {
+        ClaimTest::Equals(want) => value == want,
+        ClaimTest::OneOf(list) => list.contains(value),
+        ClaimTest::Contains(want) => value.as_array().is_some_and(|a| a.contains(want)),
+    }
+}
+
+/// The enrollment fact from the configured claim: `Some(bool)` only for a JSON boolean.
+pub fn enrollment_claim(claims: &Claims, path: &[String]) -> Option<bool> {
+    claim_at(claims, path).and_then(Value::as_bool)
+}
+
+/// Checks `token` against `rule` at `now`.
+pub fn evaluate(
+    rule: &RouteRule,
+    token: &VerifiedToken,
+    cfg: &GateConfig,
+    now: u64,
+) -> (Result<(), Error>, Facts) {
+    let mut facts = Facts::default();
+    let result = check(rule, token, cfg, now, &mut facts);
+    (result, facts)
+}
+
+fn check(
+    rule: &RouteRule,
+    token: &VerifiedToken,
+    cfg: &GateConfig,
+    now: u64,
+    facts: &mut Facts,
+) -> Result<(), Error> {
+    let claims = token.claims();
+    let role = claims.role.as_deref().unwrap_or("");
+
+    if role == "service_role" {
+        if !rule.allow_service_keys {
+            return Err(Error::new(
+                Code::ServiceKeyForbidden,
+                "service_role tokens are not allowed on this route",
+            ));
+        }
+    } else if !rule.roles.iter().any(|r| r == role) {
+        return Err(Error::new(
+            Code::RoleForbidden,
+            format!("route `{}` does not allow this role", rule.name),
+        ));
+    }
+
+    if !rule.issuers.is_empty() {
+        let iss = claims.iss.as_deref().unwrap_or("");
+        if !rule.issuers.iter().any(|i| i == iss) {
+            return Err(Error::new(
+                Code::IssuerForbidden,
+                format!("route `{}` does not accept this issuer", rule.name),
+            ));
+        }
+    }
+
+    if let Some(max) = rule.max_token_age {
+        let iat = claims.iat.ok_or_else(|| {
+            Error::new(Code::ClaimMissing, "claim `iat` is required by this route")
+        })?;
+        if now.saturating_sub(iat) > max {
+            return Err(Error::new(
+                Code::TokenTooOld,
+                format!("route `{}` accepts tokens at most {max} s old", rule.name),
+            ));
+        }
+    }
+
+    if let Some(failed) = rule.claims.iter().find(|p| !predicate_holds(claims, p)) {
+        return Err(Error::new(
+            Code::ClaimForbidden,
+            format!(
+                "route `{}` requires claim `{}`",
+                rule.name,
+                failed.path.join(".")
+            ),
+        ));
+    }
+
+    let at_least_aal2 = claims.aal >= Aal::Aal2;
+    match rule.aal {
+        AalRequirement::Any => {}
+        AalRequirement::Aal2 if !at_least_aal2 => {
+            return Err(Error::new(
+                Code::Aal2Required,
+                format!("route `{}` requires aal2", rule.name),
+            ));
+        }
+        AalRequirement::Aal2 => {}
+        AalRequirement::Aal2IfEnrolled => {
+            // An aal2 token passes whatever the enrollment fact: no need to know it.
+            if !at_least_aal2 {
+                facts.enrolled = enrollment_claim(claims, &cfg.enrollment_claim);
+                let enrolled = match (facts.enrolled, cfg.when_unknown) {
+                    (Some(known), _) => known,
+                    (None, WhenUnknown::TreatAsEnrolled) => true,
+                    (None, WhenUnknown::TreatAsNotEnrolled) => false,
+                    (None, WhenUnknown::Refuse) => {
+                        return Err(Error::new(
+                            Code::EnrollmentUnknown,
+                            format!(
+                                "the token has no boolean `{}` claim; install the aalgate hook (sql/) or set enrollment.when_unknown",
+                                cfg.enrollment_claim.join(".")
+                            ),
+                        ));
+                    }
+                };
+                if enrolled {
+                    return Err(Error::new(
+                        Code::Aal2Required,
+                        "the user has a verified MFA factor and the token is aal1",
+                    ));
+                }
+            }
+        }
+    }
+
+    if let Some(max_age) = rule.max_age {
+        let recent = at_least_aal2
+            && claims.newest_mfa_at().is_some_and(|at| {
+                at <= now.saturating_add(cfg.validation.leeway) && now.saturating_sub(at) <= max_age
+            });
+        if !recent {
+            return Err(Error::mfa_recency(max_age));
+        }
+    }
+    Ok(())
+}

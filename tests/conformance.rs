@@ -1,0 +1,228 @@
+//! Native runner of the runtime-neutral conformance table (tests/conformance/*.json). The Worker, Deno
+//! and Node runners replay the same files; a case that differs between runtimes is a bug.
+
+mod common;
+
+use aalgate::gate::{Decision, Outcome, Request};
+use aalgate::{b64, Gate, GateConfig, Resources};
+use p256::ecdsa::signature::Signer;
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+
+fn load(name: &str) -> Value {
+    let path = format!("{}/tests/conformance/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Replaces "now+N" / "now-N" / "now" strings with numbers, recursively.
+fn resolve_times(v: &Value, now: u64) -> Value {
+    match v {
+        Value::String(s) if s == "now" => json!(now),
+        Value::String(s) if s.starts_with("now+") => json!(now + s[4..].parse::<u64>().unwrap()),
+        Value::String(s) if s.starts_with("now-") => json!(now - s[4..].parse::<u64>().unwrap()),
+        Value::Array(a) => Value::Array(a.iter().map(|x| resolve_times(x, now)).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), resolve_times(x, now)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Mints every fixture token (ES256 with the named private JWK, HS256 with the secret, or unsigned).
+pub fn mint_tokens(fx: &Value) -> HashMap<String, String> {
+    let now = fx["now"].as_u64().unwrap();
+    let mut out = HashMap::new();
+    for (name, spec) in fx["tokens"].as_object().unwrap() {
+        let claims = resolve_times(&spec["claims"], now);
+        let key_name = spec["key"].as_str().unwrap_or("");
+        let header = match spec.get("header") {
+            Some(h) => h.clone(),
+            None if key_name == "hs256" => json!({"alg": "HS256", "typ": "JWT"}),
+            None => json!({"alg": "ES256", "typ": "JWT", "kid": fx["keys"][key_name]["kid"]}),
+        };
+        let input = format!(
+            "{}.{}",
+            b64::encode(header.to_string().as_bytes()),
+            b64::encode(claims.to_string().as_bytes())
+        );
+        let sig = if spec["unsigned"] == true {
+            Vec::new()
+        } else if key_name == "hs256" {
+            common::sign_bytes(
+                input.as_bytes(),
+                &common::Signer_::Hs256(fx["hs256_secret"].as_str().unwrap().as_bytes().to_vec()),
+            )
+        } else {
+            let d = b64::decode(fx["keys"][key_name]["d"].as_str().unwrap().as_bytes()).unwrap();
+            let key = p256::ecdsa::SigningKey::from_slice(&d).unwrap();
+            let sig: p256::ecdsa::Signature = key.sign(input.as_bytes());
+            sig.to_bytes().to_vec()
+        };
+        out.insert(name.clone(), format!("{input}.{}", b64::encode(&sig)));
+    }
+    out
+}
+
+fn substitute(text: &str, fx: &Value, tokens: &HashMap<String, String>) -> String {
+    let mut out = text.to_owned();
+    while let Some(start) = out.find('{') {
+        let end = start + out[start..].find('}').expect("closing brace");
+        let (kind, name) = out[start + 1..end]
+            .split_once(':')
+            .expect("placeholder kind:name");
+        let value = match kind {
+            "token" => tokens
+                .get(name)
+                .unwrap_or_else(|| panic!("no fixture token {name}"))
+                .clone(),
+            "api_key" => fx["api_keys"][name].as_str().unwrap().to_owned(),
+            _ => panic!("unknown placeholder {kind}"),
+        };
+        out.replace_range(start..=end, &value);
+    }
+    out
+}
+
+fn gate_for(fx: &Value, config: &Value) -> Gate {
+    let cfg = GateConfig::from_json(&config.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let secret = cfg
+        .hs256_secret_env
+        .as_ref()
+        .map(|env| fx["secret_env"][env].as_str().unwrap().as_bytes().to_vec());
+    Gate::new(
+        cfg,
+        Resources {
+            hs256_secret: secret,
+            jwks_files: vec![],
+        },
+    )
+    .unwrap()
+    .0
+}
+
+#[test]
+fn conformance_table_native() {
+    let fx = load("fixtures.json");
+    let table = load("cases.json");
+    let now = fx["now"].as_u64().unwrap();
+    let tokens = mint_tokens(&fx);
+    let mut gates: HashMap<String, Gate> = fx["configs"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, cfg)| (name.clone(), gate_for(&fx, cfg)))
+        .collect();
+    let mut failures = Vec::new();
+    let cases = table["cases"].as_array().unwrap();
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let gate = gates
+            .get_mut(case["config"].as_str().unwrap_or("main"))
+            .unwrap();
+        let headers: Vec<(String, String)> = case["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                (
+                    h[0].as_str().unwrap().to_owned(),
+                    substitute(h[1].as_str().unwrap(), &fx, &tokens),
+                )
+            })
+            .collect();
+        let header_refs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let req = Request {
+            method: case["method"].as_str().unwrap(),
+            path: case["path"].as_str().unwrap(),
+            headers: &header_refs,
+        };
+        let verdict = match gate.decide(&req, now) {
+            Outcome::Done(v) => v,
+            Outcome::FetchKeys(urls) => {
+                failures.push(format!("{name}: asked to fetch keys {urls:?}"));
+                continue;
+            }
+        };
+        let expect = &case["expect"];
+        let got = observe(&verdict.decision, &header_refs);
+        for (k, want) in expect.as_object().unwrap() {
+            let ok = match k.as_str() {
+                "www_authenticate_contains" => want.as_array().unwrap().iter().all(|w| {
+                    got["www_authenticate"]
+                        .as_str()
+                        .is_some_and(|h| h.contains(w.as_str().unwrap()))
+                }),
+                _ => &got[k] == want,
+            };
+            if !ok {
+                failures.push(format!("{name}: `{k}` expected {want}, got {}", got[k]));
+            }
+        }
+        // A forwarded case without `would_reject` must have no would-be refusal.
+        if expect["decision"] == "forward"
+            && expect.get("would_reject").is_none()
+            && !got["would_reject"].is_null()
+        {
+            failures.push(format!(
+                "{name}: unexpected would_reject {}",
+                got["would_reject"]
+            ));
+        }
+        // No refusal ever echoes token content.
+        if let Decision::Reject(r) = &verdict.decision {
+            let wire = format!("{} {:?}", r.body, r.headers);
+            for (_, v) in &headers {
+                for part in v.split(['.', ' ']).filter(|p| p.len() >= 16) {
+                    if wire.contains(part) {
+                        failures.push(format!("{name}: refusal echoes request credential content"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    eprintln!("conformance: {} cases passed natively", cases.len());
+}
+
+/// The observable outcome in the table's vocabulary.
+fn observe(decision: &Decision, headers: &[(&str, &str)]) -> Value {
+    let mut m = Map::new();
+    match decision {
+        Decision::Forward(f) => {
+            m.insert("decision".into(), json!("forward"));
+            m.insert(
+                "would_reject".into(),
+                f.would_reject
+                    .as_ref()
+                    .map_or(Value::Null, |r| json!(r.code)),
+            );
+            let stripped: Vec<&str> = headers
+                .iter()
+                .map(|(n, _)| *n)
+                .filter(|n| aalgate::gate::Forward::strips(n))
+                .collect();
+            m.insert("stripped".into(), json!(stripped));
+        }
+        Decision::Reject(r) => {
+            m.insert("decision".into(), json!("reject"));
+            m.insert("status".into(), json!(r.status));
+            m.insert("code".into(), json!(r.code));
+            m.insert(
+                "www_authenticate".into(),
+                json!(r.header("www-authenticate")),
+            );
+        }
+    }
+    Value::Object(m)
+}
