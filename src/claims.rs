@@ -109,7 +109,10 @@ impl Claims {
     pub(crate) fn from_payload(all: Map<String, Value>) -> Result<Self> {
         Ok(Claims {
             iss: string(&all, "iss")?,
-            sub: string(&all, "sub")?,
+            sub: match string(&all, "sub")? {
+                Some(s) if s.is_empty() => return Err(invalid("sub", "is empty")),
+                other => other,
+            },
             aud: audience(&all)?,
             exp: numeric_date(&all, "exp")?,
             iat: numeric_date(&all, "iat")?,
@@ -119,7 +122,7 @@ impl Claims {
             amr: amr(&all)?,
             session_id: string(&all, "session_id")?,
             is_anonymous: match all.get("is_anonymous") {
-                None | Some(Value::Null) => false,
+                None => false,
                 Some(Value::Bool(b)) => *b,
                 Some(_) => return Err(invalid("is_anonymous", "is not a boolean")),
             },
@@ -155,30 +158,24 @@ fn invalid(name: &str, why: &str) -> Error {
     Error::new(Code::ClaimInvalid, format!("claim `{name}` {why}"))
 }
 
+/// A typed string claim: absent is `None`; `null` or any other type is refused (Supabase never writes
+/// `null` for these, so one means the token was not made by Supabase Auth as we know it).
 fn string(all: &Map<String, Value>, name: &'static str) -> Result<Option<String>> {
     match all.get(name) {
-        None | Some(Value::Null) => Ok(None),
+        None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(invalid(name, "is not a string")),
     }
 }
 
-/// RFC 7519 NumericDate, strictly: an integer-valued JSON number in `0..=MAX_NUMERIC_DATE`.
-/// Strings, booleans, null, negatives, fractions, and huge values (2^64, 1e300) are refused.
+/// RFC 7519 NumericDate, strictly: a JSON integer literal in `0..=MAX_NUMERIC_DATE`.
+///
+/// Anything written with a fraction or an exponent is refused, even `1700000000.0`: a float can round
+/// (`1700000000.00000000001` parses to exactly 1700000000), so only the integer form is unambiguous
+/// across parsers. Strings, booleans, null, negatives (including `-0`) and huge values (2^64, 1e300)
+/// are refused too. Supabase writes integers.
 pub fn parse_numeric_date(value: &Value) -> Option<u64> {
-    let n = value.as_number()?;
-    if let Some(u) = n.as_u64() {
-        return (u <= MAX_NUMERIC_DATE).then_some(u);
-    }
-    if n.is_i64() {
-        return None; // negative
-    }
-    let f = n.as_f64()?;
-    if f.is_finite() && f.fract() == 0.0 && (0.0..=MAX_NUMERIC_DATE as f64).contains(&f) {
-        Some(f as u64)
-    } else {
-        None
-    }
+    value.as_u64().filter(|u| *u <= MAX_NUMERIC_DATE)
 }
 
 fn numeric_date(all: &Map<String, Value>, name: &'static str) -> Result<Option<u64>> {
@@ -220,7 +217,7 @@ fn aal(all: &Map<String, Value>) -> Result<Aal> {
 
 fn amr(all: &Map<String, Value>) -> Result<Vec<AmrEntry>> {
     let items = match all.get("amr") {
-        None | Some(Value::Null) => return Ok(Vec::new()),
+        None => return Ok(Vec::new()),
         Some(Value::Array(items)) => items,
         Some(_) => return Err(invalid("amr", "is not an array")),
     };
@@ -245,7 +242,7 @@ fn amr(all: &Map<String, Value>) -> Result<Vec<AmrEntry>> {
                         })?),
                     };
                 let provider = match entry.get("provider") {
-                    None | Some(Value::Null) => None,
+                    None => None,
                     Some(Value::String(p)) => Some(p.clone()),
                     Some(_) => return Err(invalid("amr", "entry `provider` is not a string")),
                 };

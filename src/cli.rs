@@ -219,8 +219,12 @@ fn load_keys(args: &VerifyArgs) -> Result<KeySet, String> {
 fn run_verify(args: VerifyArgs) -> Result<ExitCode, String> {
     let keys = load_keys(&args)?;
     let token = read_token(&args.token)?;
+    if args.issuer.is_empty() && !args.skip_claims {
+        eprintln!("aalgate: note: no --issuer given, so `iss` is not checked");
+    }
     let mut validation = Validation {
         issuers: args.issuer.clone(),
+        any_issuer: args.issuer.is_empty(),
         leeway: args.leeway,
         max_lifetime: Some(args.max_lifetime),
         ..Validation::default()

@@ -51,18 +51,22 @@ pub struct Validation {
     /// Default: ES256, RS256, HS256 (each key serves only its own algorithm, so HS256 is only usable when
     /// an HS256 secret was configured).
     pub algorithms: AlgorithmSet,
-    /// Accepted `iss` values (exact match). Default: empty, meaning any issuer; the gate always sets the
-    /// project's `https://<ref>.supabase.co/auth/v1`.
+    /// Accepted `iss` values (exact match). Default: empty, which accepts **no** issuer unless
+    /// `any_issuer` is set; the gate sets the project's `https://<ref>.supabase.co/auth/v1`.
     pub issuers: Vec<String>,
+    /// Accept any issuer (only for offline inspection of foreign tokens, e.g. `aalgate verify` without
+    /// `--issuer`). Default: false.
+    pub any_issuer: bool,
     /// Accepted audiences; the token's `aud` (string or array) must contain one. Default:
     /// `["authenticated"]`. Empty means not checked.
     pub audiences: Vec<String>,
     /// Clock skew allowed on `exp`, `nbf` and `iat`, in seconds. Default: 30.
     pub leeway: u64,
-    /// Largest accepted `exp - iat`, in seconds (only checked when both are present). Default: 86,400
-    /// (24 h; Supabase issues 3,600 s tokens). `None` disables the check.
+    /// Largest accepted `exp - iat`, in seconds. Default: 86,400 (24 h; Supabase issues 3,600 s tokens).
+    /// `None` disables the check. Checked when both claims are present, which `required` guarantees by
+    /// default (`iat` is required so that omitting it cannot dodge this cap).
     pub max_lifetime: Option<u64>,
-    /// Claims that must be present. Default: `exp`, `sub`, `aud`, `iss`.
+    /// Claims that must be present. Default: `exp`, `iat`, `sub`, `aud`, `iss`.
     pub required: Vec<RequiredClaim>,
     /// Size cap on the raw token, in bytes, checked before decoding. Default: 8,192.
     pub max_token_bytes: usize,
@@ -73,11 +77,13 @@ impl Default for Validation {
         Validation {
             algorithms: AlgorithmSet::all(),
             issuers: Vec::new(),
+            any_issuer: false,
             audiences: vec!["authenticated".to_owned()],
             leeway: 30,
             max_lifetime: Some(24 * 60 * 60),
             required: vec![
                 RequiredClaim::Exp,
+                RequiredClaim::Iat,
                 RequiredClaim::Sub,
                 RequiredClaim::Aud,
                 RequiredClaim::Iss,
@@ -135,7 +141,7 @@ impl Validation {
                 }
             }
         }
-        if !self.issuers.is_empty() {
+        if !self.any_issuer {
             let ok = claims
                 .iss
                 .as_deref()

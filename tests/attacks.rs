@@ -556,9 +556,32 @@ fn attack_exp_edge_cases() {
     assert_eq!(at(json!(NOW - 30)), "token_expired");
     assert_eq!(at(json!(NOW - 31)), "token_expired");
     assert_eq!(at(json!(0)), "token_expired");
-    // Integer-valued floats are numbers like any other; fractions are not NumericDates we accept.
-    assert_eq!(at(json!((NOW + 100) as f64)), "ok");
+    // Only JSON integer literals: a fraction or exponent form is refused even when integer-valued,
+    // because floats round (`N.00000000001` would parse as exactly N).
+    assert_eq!(at(json!((NOW + 100) as f64)), "claim_invalid");
     assert_eq!(at(json!(NOW as f64 + 100.5)), "claim_invalid");
+    for text in [
+        format!("{}.00000000001", NOW + 100),
+        format!("{}.0", NOW + 100),
+        "1.7935e9".to_owned(),
+        "-0".to_owned(),
+        "-0.0".to_owned(),
+    ] {
+        let claims = supabase_claims().to_string().replace(
+            &format!("\"exp\":{}", NOW + 3000),
+            &format!("\"exp\":{text}"),
+        );
+        assert!(claims.contains(&text));
+        assert_eq!(
+            w.code(&sign_raw(
+                r#"{"alg":"ES256","kid":"es-1"}"#,
+                &claims,
+                &Signer_::Es256(w.es.clone())
+            )),
+            "claim_invalid",
+            "{text}"
+        );
+    }
     for bad in [
         json!(format!("{}", NOW + 100)),
         json!(true),
@@ -612,6 +635,17 @@ fn attack_exp_with_zero_leeway_is_exclusive() {
 }
 
 #[test]
+fn attack_missing_iat_cannot_dodge_the_lifetime_cap() {
+    let w = world();
+    let mut c = supabase_claims();
+    c.as_object_mut().unwrap().remove("iat");
+    c["exp"] = json!(253_402_300_799u64);
+    let err = w.verify(&w.es_token(&c)).unwrap_err();
+    assert_eq!(err.code().as_str(), "claim_missing");
+    assert!(err.context().contains("`iat`"));
+}
+
+#[test]
 fn attack_missing_exp_is_refused() {
     let w = world();
     let mut c = supabase_claims();
@@ -659,4 +693,49 @@ fn attack_signature_from_another_token_is_refused() {
         a.rsplit('.').next().unwrap()
     );
     assert_eq!(w.code(&spliced), "signature_invalid");
+}
+
+/// A provider that says yes to everything: the core's own shape checks must still refuse malformed
+/// signatures, because WebCrypto is more lenient than our rules (DESIGN §3).
+struct AlwaysYes;
+
+impl aalgate::SignatureProvider for AlwaysYes {
+    fn verify(&self, _: &aalgate::VerifyingKey, _: &[u8], _: &[u8]) -> bool {
+        true
+    }
+}
+
+#[test]
+fn attack_malformed_signatures_are_refused_before_the_provider() {
+    let w = world();
+    let code = |t: &str| match aalgate::verify(t, &w.keys, &w.validation, &AlwaysYes, NOW) {
+        Ok(_) => "ok",
+        Err(e) => e.code().as_str(),
+    };
+    for t in [
+        w.es_token(&supabase_claims()),
+        w.rs_token(&supabase_claims()),
+        w.hs_token(&supabase_claims()),
+    ] {
+        let (input, sig) = t.rsplit_once('.').unwrap();
+        let sig = b64::decode(sig.as_bytes()).unwrap();
+        assert_eq!(code(&t), "ok");
+        for bad in [
+            b64::encode(&sig[1..]),
+            b64::encode(&[sig.clone(), vec![0]].concat()),
+            String::new(),
+        ] {
+            assert_eq!(code(&format!("{input}.{bad}")), "signature_invalid");
+        }
+    }
+    let t = w.es_token(&supabase_claims());
+    let input = &t[..t.rfind('.').unwrap()];
+    assert_eq!(
+        code(&format!("{input}.{}", b64::encode(&[0u8; 64]))),
+        "signature_invalid"
+    );
+    assert_eq!(
+        code(&format!("{input}.{}", b64::encode(&[0xffu8; 64]))),
+        "signature_invalid"
+    );
 }

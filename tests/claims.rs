@@ -195,3 +195,73 @@ fn typed_view_reads_supabase_claims() {
     );
     assert_eq!(code_with(&w, |c| c["email"] = json!(1)), "claim_invalid");
 }
+
+#[test]
+fn null_is_not_a_value_for_typed_claims() {
+    let w = World::new();
+    for name in [
+        "role",
+        "session_id",
+        "email",
+        "phone",
+        "client_id",
+        "scope",
+        "is_anonymous",
+        "amr",
+        "aal",
+        "sub",
+        "iss",
+    ] {
+        assert_eq!(
+            code_with(&w, |c| c[name] = json!(null)),
+            "claim_invalid",
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn wrong_types_for_each_typed_string_claim() {
+    let w = World::new();
+    for name in [
+        "role",
+        "session_id",
+        "email",
+        "phone",
+        "client_id",
+        "scope",
+        "iss",
+        "sub",
+    ] {
+        assert_eq!(
+            code_with(&w, |c| c[name] = json!(["x"])),
+            "claim_invalid",
+            "{name}"
+        );
+        assert_eq!(
+            code_with(&w, |c| c[name] = json!(7)),
+            "claim_invalid",
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn empty_sub_is_refused() {
+    let w = World::new();
+    assert_eq!(code_with(&w, |c| c["sub"] = json!("")), "claim_invalid");
+}
+
+#[test]
+fn default_validation_accepts_no_issuer_until_told() {
+    let w = World::new();
+    let t = w.es_token(&supabase_claims());
+    let strict = aalgate::Validation::default();
+    let r = aalgate::verify(&t, &w.keys, &strict, &aalgate::NativeProvider, NOW);
+    assert_eq!(r.unwrap_err().code().as_str(), "issuer_mismatch");
+    let any = aalgate::Validation {
+        any_issuer: true,
+        ..aalgate::Validation::default()
+    };
+    assert!(aalgate::verify(&t, &w.keys, &any, &aalgate::NativeProvider, NOW).is_ok());
+}

@@ -115,9 +115,63 @@ fn private_member_in_a_jwks_is_refused() {
     let (set, skipped) = KeySet::from_jwks(&jwks(vec![jwk])).unwrap();
     assert!(set.is_empty());
     assert_eq!(skipped[0].problem, KeyProblem::PrivateMaterial);
-    let mut rsa = rs256_jwk(&rs256_key(), "r");
-    rsa["p"] = json!("AQAB");
-    assert_eq!(import_jwk(&rsa).unwrap_err(), KeyProblem::PrivateMaterial);
+    for member in ["d", "p", "q", "dp", "dq", "qi", "oth"] {
+        let mut rsa = rs256_jwk(&rs256_key(), "r");
+        rsa[member] = json!("AQAB");
+        assert_eq!(
+            import_jwk(&rsa).unwrap_err(),
+            KeyProblem::PrivateMaterial,
+            "{member}"
+        );
+    }
+}
+
+#[test]
+fn rsa_exponent_bounds() {
+    let key = rs256_key();
+    let mut jwk = rs256_jwk(&key, "k");
+    // 2^32 - 1 is odd and within bounds; 2^32 + 1 is above them.
+    jwk["e"] = json!(b64::encode(&[0xff, 0xff, 0xff, 0xff]));
+    assert!(import_jwk(&jwk).is_ok());
+    jwk["e"] = json!(b64::encode(&[0x01, 0, 0, 0, 1]));
+    assert_eq!(
+        import_jwk(&jwk).unwrap_err(),
+        KeyProblem::Rsa(RsaKeyProblem::BadExponent)
+    );
+    jwk["e"] = json!(b64::encode(&[3]));
+    assert!(import_jwk(&jwk).is_ok());
+}
+
+#[test]
+fn kidless_asymmetric_key_never_matches_a_token_with_a_kid() {
+    // Only configured HS256 secrets get the kid-less fallback; an ES256 key without kid does not.
+    let mut jwk = es256_jwk(&es256_key(3), "x");
+    jwk.as_object_mut().unwrap().remove("kid");
+    let (set, _) = KeySet::from_jwks(&jwks(vec![jwk])).unwrap();
+    assert!(set.select(Algorithm::Es256, None).is_ok());
+    assert_eq!(
+        set.select(Algorithm::Es256, Some("anything"))
+            .unwrap_err()
+            .code()
+            .as_str(),
+        "key_unknown"
+    );
+}
+
+#[test]
+fn hs256_fallback_is_only_for_secrets_without_a_kid() {
+    // A secret with its own kid does not stand in for tokens naming another kid.
+    let k = json!({"kty": "oct", "kid": "legacy", "k": b64::encode(&[9u8; 32])});
+    let mut set = KeySet::new();
+    set.push(import_oct_jwk(&k).unwrap());
+    assert!(set.select(Algorithm::Hs256, Some("legacy")).is_ok());
+    assert_eq!(
+        set.select(Algorithm::Hs256, Some("other"))
+            .unwrap_err()
+            .code()
+            .as_str(),
+        "key_unknown"
+    );
 }
 
 #[test]
@@ -220,7 +274,10 @@ fn unpadded_ec_coordinates_are_left_padded_and_long_ones_refused() {
         &supabase_claims(),
         &Signer_::Es256(key),
     );
-    let v = aalgate::Validation::default();
+    let v = aalgate::Validation {
+        issuers: vec![ISSUER.into()],
+        ..aalgate::Validation::default()
+    };
     assert!(aalgate::verify(&t, &set, &v, &aalgate::NativeProvider, NOW).is_ok());
     let mut long = padded.clone();
     long["x"] = json!(b64::encode(&[vec![0u8], x.clone()].concat()));

@@ -72,7 +72,7 @@ impl RsaPublicKey {
         if !n_odd {
             return Err(RsaKeyProblem::BadModulus);
         }
-        if !e_odd || e < BigUint::from(3u8) || e.bits() > 33 {
+        if !e_odd || e < BigUint::from(3u8) || e > BigUint::from(1u64 << 32) {
             return Err(RsaKeyProblem::BadExponent);
         }
         if has_roca_fingerprint(&n.to_bytes_be()) {
