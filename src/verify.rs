@@ -19,12 +19,23 @@ const P256_ORDER: [u8; 32] = [
 /// Where a token's key comes from: a plain [`KeySet`], or the gate's per-issuer key store.
 pub trait KeySource {
     /// The one key for `alg` and `kid`, with the issuer it is bound to (if any): a token verified with
-    /// an issuer-bound key must carry exactly that `iss`.
-    fn select_key(&self, alg: Algorithm, kid: Option<&str>) -> Result<(&KeyEntry, Option<&str>)>;
+    /// an issuer-bound key must carry exactly that `iss`. `payload` is the token's undecoded-JSON payload,
+    /// which a multi-issuer source may read (unverified) to tell issuers apart when their key ids collide.
+    fn select_key(
+        &self,
+        alg: Algorithm,
+        kid: Option<&str>,
+        payload: &[u8],
+    ) -> Result<(&KeyEntry, Option<&str>)>;
 }
 
 impl KeySource for KeySet {
-    fn select_key(&self, alg: Algorithm, kid: Option<&str>) -> Result<(&KeyEntry, Option<&str>)> {
+    fn select_key(
+        &self,
+        alg: Algorithm,
+        kid: Option<&str>,
+        _payload: &[u8],
+    ) -> Result<(&KeyEntry, Option<&str>)> {
         self.select(alg, kid).map(|k| (k, None))
     }
 }
@@ -82,13 +93,64 @@ impl VerifiedToken {
     }
 }
 
-/// Checks the signature only (steps 2–5 of DESIGN §5).
-pub fn verify_signature(
+/// A token that passed every check before the signature (parse, allow-list, key selection, signature
+/// shape) and waits for a provider's verdict. Asynchronous providers (WebCrypto) verify
+/// [`PendingSignature::message`] / [`PendingSignature::signature`] with [`PendingSignature::key`] and hand
+/// the verdict to [`PendingSignature::conclude`]; synchronous ones go through [`verify_signature`].
+#[derive(Clone, Debug)]
+pub struct PendingSignature {
+    header: Header,
+    payload: Vec<u8>,
+    entry: KeyEntry,
+    bound_issuer: Option<String>,
+    message: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+impl PendingSignature {
+    /// The key the signature must verify under (its algorithm is the token's).
+    pub fn key(&self) -> &VerifyingKey {
+        self.entry.key()
+    }
+
+    /// Fingerprint of that key (for caching imported `CryptoKey`s).
+    pub fn key_fingerprint(&self) -> &[u8; 32] {
+        self.entry.fingerprint()
+    }
+
+    /// The signing input, `base64url(header) "." base64url(payload)`.
+    pub fn message(&self) -> &[u8] {
+        &self.message
+    }
+
+    /// The signature bytes, already checked for shape (length, ES256 scalar ranges).
+    pub fn signature(&self) -> &[u8] {
+        &self.signature
+    }
+
+    /// Completes the signature step with the provider's verdict on exactly these bytes.
+    pub fn conclude(self, signature_valid: bool) -> Result<SignedToken> {
+        if !signature_valid {
+            return Err(Error::new(
+                Code::SignatureInvalid,
+                "signature does not verify",
+            ));
+        }
+        Ok(SignedToken {
+            header: self.header,
+            payload: self.payload,
+            key_fingerprint: *self.entry.fingerprint(),
+            bound_issuer: self.bound_issuer,
+        })
+    }
+}
+
+/// Steps 2–4 of DESIGN §5 and the signature's shape: everything up to the provider call.
+pub fn prepare(
     token: &str,
     keys: &dyn KeySource,
     validation: &Validation,
-    provider: &dyn SignatureProvider,
-) -> Result<SignedToken> {
+) -> Result<PendingSignature> {
     let parsed = UnverifiedToken::parse(token, validation.max_token_bytes)?;
     let alg = parsed.header().alg();
     // The allow-list is consulted before any key is touched.
@@ -98,15 +160,31 @@ pub fn verify_signature(
             format!("{alg} is not in the allowed algorithms"),
         ));
     }
-    let (entry, bound_issuer) = keys.select_key(alg, parsed.header().kid())?;
-    check_signature(entry, parsed.signing_input(), parsed.signature(), provider)?;
+    let (entry, bound_issuer) = keys.select_key(alg, parsed.header().kid(), parsed.payload())?;
+    check_signature_shape(entry, parsed.signature())?;
+    let message = parsed.signing_input().to_vec();
+    let signature = parsed.signature().to_vec();
     let (header, payload) = parsed.into_parts();
-    Ok(SignedToken {
+    Ok(PendingSignature {
         header,
         payload,
-        key_fingerprint: *entry.fingerprint(),
+        entry: entry.clone(),
         bound_issuer: bound_issuer.map(str::to_owned),
+        message,
+        signature,
     })
+}
+
+/// Checks the signature only (steps 2–5 of DESIGN §5).
+pub fn verify_signature(
+    token: &str,
+    keys: &dyn KeySource,
+    validation: &Validation,
+    provider: &dyn SignatureProvider,
+) -> Result<SignedToken> {
+    let pending = prepare(token, keys, validation)?;
+    let valid = provider.verify(pending.key(), pending.message(), pending.signature());
+    pending.conclude(valid)
 }
 
 /// Checks signature and claims at time `now` (seconds since the epoch).
@@ -117,7 +195,19 @@ pub fn verify(
     provider: &dyn SignatureProvider,
     now: u64,
 ) -> Result<VerifiedToken> {
-    let signed = verify_signature(token, keys, validation, provider)?;
+    validate_claims(
+        verify_signature(token, keys, validation, provider)?,
+        validation,
+        now,
+    )
+}
+
+/// Step 6: parses the signed payload and checks the claims at `now`.
+pub fn validate_claims(
+    signed: SignedToken,
+    validation: &Validation,
+    now: u64,
+) -> Result<VerifiedToken> {
     let claims = Claims::from_payload(parse_payload(&signed.payload)?)?;
     validation.check(&claims, now)?;
     if let Some(bound) = &signed.bound_issuer {

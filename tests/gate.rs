@@ -592,3 +592,171 @@ fn switch_off_means_aal1_passes_for_enrolled_users() {
         "forward"
     );
 }
+
+#[test]
+fn config_refuses_setups_that_break_key_fetching() {
+    let jwks = json!({"keys": [es256_jwk(&es256_key(5), "k")]});
+    assert_eq!(
+        config_err(json!({"supabase_url": URL, "keys": {"jwks_refetch_cooldown": 0}})).0,
+        "keys.jwks_refetch_cooldown"
+    );
+    assert_eq!(
+        config_err(json!({"supabase_url": URL, "keys": {"jwks_url": JWKS_URL, "jwks": jwks}})).0,
+        "keys"
+    );
+    let dup = json!({"supabase_url": URL, "keys": {"extra_issuers": [{"issuer": "https://custom.example.com/auth/v1", "jwks_url": JWKS_URL}]}});
+    assert_eq!(config_err(dup).0, "keys.extra_issuers[0].jwks_url");
+}
+
+#[test]
+fn config_refuses_rules_that_lock_users_out_of_mfa() {
+    let (field, problem) =
+        config_err(json!({"supabase_url": URL, "routes": [{"path": "/*", "aal": "aal2"}]}));
+    assert_eq!(field, "routes[0]");
+    assert!(problem.contains("/auth/v1"), "{problem}");
+    assert_eq!(
+        config_err(json!({"supabase_url": URL, "preset": false})).0,
+        "preset"
+    );
+    let own = json!({"supabase_url": URL, "preset": false, "routes": [{"path": "/auth/v1", "auth": "none"}, {"path": "/*", "aal": "aal2"}]});
+    assert!(GateConfig::from_json(&own.to_string()).is_ok());
+}
+
+#[test]
+fn config_refuses_patterns_that_could_never_match() {
+    for pattern in ["/rest/v1/%61dmin", "/rest/v1//x", "/rest/v1/../x"] {
+        let (field, _) = config_err(json!({"supabase_url": URL, "routes": [{"path": pattern}]}));
+        assert_eq!(field, "routes[0].path", "{pattern}");
+    }
+}
+
+#[test]
+fn unknown_kid_bursts_cause_one_fetch_per_cooldown() {
+    let key = es256_key(11);
+    let mut gate = remote_gate();
+    gate.keys_mut()
+        .fetched(JWKS_URL, &jwks_of(&[es256_jwk(&key, "k1")]), Some(600), NOW)
+        .unwrap();
+    let mut fetches = 0;
+    for i in 0..1000 {
+        let t = user_token(&key, &format!("random-{i}"), false, "aal1");
+        match decide(&mut gate, &t, NOW + 40) {
+            Outcome::FetchKeys(_) => fetches += 1, // handed out; the adapter has not reported back yet
+            Outcome::Done(v) => assert_eq!(code(&v), "key_unknown"),
+        }
+    }
+    assert_eq!(fetches, 1);
+}
+
+#[test]
+fn refreshing_expired_keys_lets_concurrent_requests_use_the_stale_ones() {
+    let key = es256_key(11);
+    let mut gate = remote_gate();
+    gate.keys_mut()
+        .fetched(JWKS_URL, &jwks_of(&[es256_jwk(&key, "k1")]), Some(600), NOW)
+        .unwrap();
+    let a = user_token(&key, "k1", false, "aal1");
+    let mut c = supabase_claims();
+    c["mfa_enrolled"] = json!(false);
+    c["n"] = json!(2);
+    let b = sign(
+        &json!({"alg": "ES256", "kid": "k1"}),
+        &c,
+        &Signer_::Es256(key.clone()),
+    );
+    assert!(matches!(
+        decide(&mut gate, &a, NOW + 700),
+        Outcome::FetchKeys(_)
+    ));
+    // While that refresh is in flight, another new token is decided with the stale keys.
+    assert_eq!(code(&done(decide(&mut gate, &b, NOW + 701))), "forward");
+}
+
+#[test]
+fn colliding_kids_across_issuers_are_told_apart_by_iss() {
+    let a = es256_key(21);
+    let b = es256_key(22);
+    let partner = "https://partner.example.com/auth/v1";
+    let cfg = json!({"supabase_url": URL,
+        "keys": {"jwks": {"keys": [es256_jwk(&a, "same")]}, "extra_issuers": [{"issuer": partner, "jwks": {"keys": [es256_jwk(&b, "same")]}}]}});
+    let mut gate = Gate::new(
+        GateConfig::from_json(&cfg.to_string()).unwrap(),
+        Resources::default(),
+    )
+    .unwrap()
+    .0;
+    let mut c = supabase_claims();
+    c["mfa_enrolled"] = json!(false);
+    let ours = sign(
+        &json!({"alg": "ES256", "kid": "same"}),
+        &c,
+        &Signer_::Es256(a.clone()),
+    );
+    assert_eq!(code(&done(decide(&mut gate, &ours, NOW))), "forward");
+    c["iss"] = json!(partner);
+    let theirs = sign(
+        &json!({"alg": "ES256", "kid": "same"}),
+        &c,
+        &Signer_::Es256(b),
+    );
+    assert_eq!(code(&done(decide(&mut gate, &theirs, NOW))), "forward");
+    // Our key claiming the partner's issuer: picked by iss (partner's key), so the signature fails.
+    let spoof = sign(
+        &json!({"alg": "ES256", "kid": "same"}),
+        &c,
+        &Signer_::Es256(a),
+    );
+    assert_eq!(
+        code(&done(decide(&mut gate, &spoof, NOW))),
+        "signature_invalid"
+    );
+}
+
+#[test]
+fn refusals_carry_the_configured_cors_origin() {
+    let key = es256_key(11);
+    let cfg = json!({"supabase_url": URL, "require_aal2_for_enrolled": true, "keys": {"jwks": {"keys": [es256_jwk(&key, "k1")]}},
+        "responses": {"cors_allow_origin": "https://app.example.com"}});
+    let mut gate = Gate::new(
+        GateConfig::from_json(&cfg.to_string()).unwrap(),
+        Resources::default(),
+    )
+    .unwrap()
+    .0;
+    let v = done(decide(
+        &mut gate,
+        &user_token(&key, "k1", true, "aal1"),
+        NOW,
+    ));
+    let Decision::Reject(r) = v.decision else {
+        panic!()
+    };
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert_eq!(r.header("vary"), Some("Origin"));
+}
+
+#[test]
+fn odd_header_names_and_methods_are_harmless() {
+    assert!(!aalgate::gate::Forward::strips("x-aalgate\u{e9}"));
+    assert!(!aalgate::gate::Forward::strips("é"));
+    let key = es256_key(11);
+    let mut gate = remote_gate();
+    gate.keys_mut()
+        .fetched(JWKS_URL, &jwks_of(&[es256_jwk(&key, "k1")]), Some(600), NOW)
+        .unwrap();
+    let auth = format!("Bearer {}", user_token(&key, "k1", false, "aal1"));
+    let headers = [("authorization", auth.as_str())];
+    let v = done(gate.decide(
+        &Request {
+            method: "X-EVIL\"}{",
+            path: "/rest/v1/todos",
+            headers: &headers,
+        },
+        NOW,
+    ));
+    let line: Value = serde_json::from_str(&v.log_line(None)).unwrap();
+    assert_eq!(line["method"], "OTHER");
+}

@@ -6,7 +6,7 @@
 
 use super::route::{PathPattern, RouteRule};
 use crate::alg::{Algorithm, AlgorithmSet};
-use crate::validation::{RequiredClaim, Validation};
+use crate::validation::Validation;
 use serde::Deserialize;
 use serde_json::Value;
 use std::fmt;
@@ -376,7 +376,13 @@ impl GateConfig {
             ));
         }
         let jwks_url = match (&k.jwks_url, local) {
-            (Some(url), _) => Some(https_url(url, "keys.jwks_url")?),
+            (Some(_), true) => {
+                return Err(ConfigError::new(
+                    "keys",
+                    "give `jwks_url` or a local `jwks_file`/`jwks`, not both",
+                ));
+            }
+            (Some(url), false) => Some(https_url(url, "keys.jwks_url")?),
             (None, true) => None,
             (None, false) => Some(format!("{supabase_issuer}/.well-known/jwks.json")),
         };
@@ -417,12 +423,19 @@ impl GateConfig {
             if let Some(v) = &extra.jwks {
                 check_inline_jwks(v, &format!("{field}.jwks"))?;
             }
+            let jwks_url = extra
+                .jwks_url
+                .map(|u| https_url(&u, &format!("{field}.jwks_url")))
+                .transpose()?;
+            if jwks_url.is_some() && issuers.iter().any(|s| s.jwks_url == jwks_url) {
+                return Err(ConfigError::new(
+                    format!("{field}.jwks_url"),
+                    "is already used by another issuer",
+                ));
+            }
             issuers.push(IssuerKeysConfig {
                 issuer: extra.issuer,
-                jwks_url: extra
-                    .jwks_url
-                    .map(|u| https_url(&u, &format!("{field}.jwks_url")))
-                    .transpose()?,
+                jwks_url,
                 jwks_file: extra.jwks_file,
                 jwks_inline: extra.jwks,
             });
@@ -444,10 +457,10 @@ impl GateConfig {
                 "must be 1..=86400 seconds",
             ));
         }
-        if jwks_timing.refetch_cooldown > 3600 {
+        if !(1..=3600).contains(&jwks_timing.refetch_cooldown) {
             return Err(ConfigError::new(
                 "keys.jwks_refetch_cooldown",
-                "must be at most 3600 seconds",
+                "must be 1..=3600 seconds",
             ));
         }
         if jwks_timing.max_stale > 7 * 86_400 {
@@ -512,13 +525,6 @@ impl GateConfig {
             }
             validation.max_token_bytes = max;
         }
-        validation.required = vec![
-            RequiredClaim::Exp,
-            RequiredClaim::Sub,
-            RequiredClaim::Aud,
-            RequiredClaim::Iss,
-        ];
-
         // Enrollment.
         match doc.enrollment.source.as_deref() {
             None | Some("claim") => {}
@@ -564,6 +570,7 @@ impl GateConfig {
             routes.extend(super::route::supabase_preset(default_aal));
         }
         let fallback = RouteRule::protected("fallback", default_aal);
+        check_mfa_reachable(&routes, doc.preset)?;
 
         Ok(GateConfig {
             supabase_url,
@@ -715,6 +722,51 @@ fn route(
         issuers: route_issuers,
         claims,
     })
+}
+
+/// Requests every MFA flow needs at aal1 (refresh, read the user, enroll, challenge, verify, log out).
+const MFA_PROBES: [(&str, &str); 6] = [
+    ("POST", "/auth/v1/token"),
+    ("GET", "/auth/v1/user"),
+    ("POST", "/auth/v1/factors"),
+    (
+        "POST",
+        "/auth/v1/factors/00000000-0000-4000-8000-000000000000/challenge",
+    ),
+    (
+        "POST",
+        "/auth/v1/factors/00000000-0000-4000-8000-000000000000/verify",
+    ),
+    ("POST", "/auth/v1/logout"),
+];
+
+/// Refuses a route table in which a rule checks tokens on `/auth/v1` before it is exempted: users could
+/// then never complete MFA (and an expired token could never be refreshed).
+fn check_mfa_reachable(routes: &[RouteRule], preset: bool) -> Result<(), ConfigError> {
+    for (method, path) in MFA_PROBES {
+        match routes.iter().position(|r| r.applies(method, path)) {
+            Some(i) if routes[i].auth == AuthRequirement::None => {}
+            Some(i) => {
+                let field = if routes[i].name.starts_with("supabase:") {
+                    "routes".to_owned()
+                } else {
+                    format!("routes[{i}]")
+                };
+                return Err(ConfigError::new(
+                    field,
+                    format!("rule `{}` checks tokens on {method} {path}; /auth/v1 must stay reachable at aal1 or users cannot complete MFA (add a rule with auth = \"none\" for /auth/v1 before it)", routes[i].name),
+                ));
+            }
+            None if !preset => {
+                return Err(ConfigError::new(
+                    "preset",
+                    format!("is false and no rule exempts {method} {path}; add a rule `path = \"/auth/v1\"`, `auth = \"none\"`"),
+                ));
+            }
+            None => {}
+        }
+    }
+    Ok(())
 }
 
 /// A dotted claim path that a gate may trust. `user_metadata` is writable by the user

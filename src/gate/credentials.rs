@@ -18,8 +18,13 @@ pub enum Credentials<'r> {
     Anonymous,
     /// A secret API key, a `service_role` key JWT, or S3 access-key signing.
     Service,
-    /// A user access token (not yet verified).
-    User(&'r str),
+    /// A user access token (not yet verified); `service` if service credentials came with it.
+    User {
+        /// The token.
+        token: &'r str,
+        /// A secret key or `service_role` key was sent too (refused unless the route allows them).
+        service: bool,
+    },
 }
 
 /// The role of a JWT that is an API key rather than a user token: a legacy key JWT (`iss: "supabase"`, a
@@ -54,10 +59,19 @@ enum Kind {
 /// unless the route allows service credentials (and then the upstream verifies it). Neither can make a
 /// user token skip the checks: a user token claiming `service_role` is refused, not trusted.
 fn key_kind(value: &str, max_bytes: usize) -> Option<Kind> {
-    if value.starts_with("sb_publishable_") {
-        return Some(Kind::None);
+    // New-style keys: the prefix and then only key characters. Anything else (a space, a second
+    // token glued on) is not a key and falls through to be treated, and refused, as a user token.
+    let key_chars = |rest: &str| {
+        !rest.is_empty()
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    };
+    if let Some(rest) = value.strip_prefix("sb_publishable_") {
+        return key_chars(rest).then_some(Kind::None);
     }
     if value.starts_with("sb_secret_") {
+        // Even a malformed secret key is a service credential: never let it pass as "no user".
         return Some(Kind::Service);
     }
     if value.len() > max_bytes {
@@ -147,7 +161,7 @@ pub fn extract<'r>(req: &Request<'r>, max_bytes: usize) -> Result<Credentials<'r
         }
     }
     Ok(match (user, service) {
-        (Some(token), _) => Credentials::User(token),
+        (Some(token), service) => Credentials::User { token, service },
         (None, true) => Credentials::Service,
         (None, false) => Credentials::Anonymous,
     })

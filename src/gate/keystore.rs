@@ -72,34 +72,49 @@ impl KeyStore {
         KeyStore { issuers, timing }
     }
 
-    fn cooled_down(&self, remote: &Remote, now: u64) -> bool {
-        remote
-            .last_attempt
-            .is_none_or(|t| now >= t.saturating_add(self.timing.refetch_cooldown))
-    }
-
     /// JWKS URLs to fetch before deciding, because keys are missing or expired (and the cooldown allows).
-    pub fn due(&self, now: u64) -> Vec<(String, FetchReason)> {
-        self.issuers
-            .iter()
-            .filter_map(|i| i.remote.as_ref())
-            .filter(|r| self.cooled_down(r, now))
-            .filter_map(|r| match &r.keys {
-                None => Some((r.url.clone(), FetchReason::Missing)),
-                Some(_) if now >= r.fresh_until => Some((r.url.clone(), FetchReason::Expired)),
-                Some(_) => None,
-            })
-            .collect()
+    ///
+    /// A refresh of *expired* keys is marked as started (`now` counts as an attempt), so requests arriving
+    /// while it runs keep using the stale keys instead of fetching too. Missing keys are not marked: with
+    /// nothing to serve, each request may try (Workers forbid waiting on another request's fetch), and the
+    /// first failure reported starts the cooldown.
+    pub fn due(&mut self, now: u64) -> Vec<(String, FetchReason)> {
+        let cooldown = self.timing.refetch_cooldown;
+        let mut out = Vec::new();
+        for r in self.issuers.iter_mut().filter_map(|i| i.remote.as_mut()) {
+            if r.last_attempt
+                .is_some_and(|t| now < t.saturating_add(cooldown))
+            {
+                continue;
+            }
+            match &r.keys {
+                None => out.push((r.url.clone(), FetchReason::Missing)),
+                Some(_) if now >= r.fresh_until => {
+                    r.last_attempt = Some(now);
+                    out.push((r.url.clone(), FetchReason::Expired));
+                }
+                Some(_) => {}
+            }
+        }
+        out.dedup();
+        out
     }
 
-    /// JWKS URLs worth refetching for an unknown `kid` (cooldown permitting).
-    pub fn due_for_unknown_kid(&self, now: u64) -> Vec<(String, FetchReason)> {
-        self.issuers
-            .iter()
-            .filter_map(|i| i.remote.as_ref())
-            .filter(|r| self.cooled_down(r, now))
-            .map(|r| (r.url.clone(), FetchReason::UnknownKid))
-            .collect()
+    /// JWKS URLs worth refetching for an unknown `kid` (cooldown permitting). Marked as started at once:
+    /// unknown `kid`s are attacker-controlled, so a burst of them yields one fetch per cooldown.
+    pub fn due_for_unknown_kid(&mut self, now: u64) -> Vec<(String, FetchReason)> {
+        let cooldown = self.timing.refetch_cooldown;
+        let mut out = Vec::new();
+        for r in self.issuers.iter_mut().filter_map(|i| i.remote.as_mut()) {
+            if r.last_attempt
+                .is_none_or(|t| now >= t.saturating_add(cooldown))
+            {
+                r.last_attempt = Some(now);
+                out.push((r.url.clone(), FetchReason::UnknownKid));
+            }
+        }
+        out.dedup();
+        out
     }
 
     /// Records a fetched JWKS. `max_age` is the response's `Cache-Control: max-age`, if any. A document
@@ -190,8 +205,16 @@ impl KeyStore {
 
     /// Selects the key for a token across all issuers (rules of [`KeySet::select`]) and returns it with
     /// its issuer: the token's `iss` must then equal that issuer, so one issuer's key can never vouch for
-    /// another issuer's tokens.
-    pub fn select(&self, alg: Algorithm, kid: Option<&str>, now: u64) -> Result<(&KeyEntry, &str)> {
+    /// another issuer's tokens. When several issuers have a fitting key (colliding `kid`s), the token's
+    /// unverified `iss` picks the issuer, so another issuer's key set cannot take this one down; the
+    /// binding is still enforced after verification.
+    pub fn select(
+        &self,
+        alg: Algorithm,
+        kid: Option<&str>,
+        payload: &[u8],
+        now: u64,
+    ) -> Result<(&KeyEntry, &str)> {
         let mut found: Vec<(&KeyEntry, &str)> = Vec::new();
         let mut ambiguous = None;
         for (issuer, set) in self.sets(now) {
@@ -203,6 +226,12 @@ impl KeyStore {
         }
         if let Some(e) = ambiguous {
             return Err(e);
+        }
+        if found.len() > 1 {
+            let claimed = crate::json::parse_object(payload)
+                .ok()
+                .and_then(|c| c.get("iss").and_then(|v| v.as_str()).map(str::to_owned));
+            found.retain(|(_, issuer)| Some(*issuer) == claimed.as_deref());
         }
         match found.as_slice() {
             [one] => Ok(*one),

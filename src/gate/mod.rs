@@ -87,8 +87,9 @@ pub struct Forward {
 impl Forward {
     /// Whether an inbound header must be removed before forwarding.
     pub fn strips(name: &str) -> bool {
-        name.len() >= IDENTITY_HEADER_PREFIX.len()
-            && name[..IDENTITY_HEADER_PREFIX.len()].eq_ignore_ascii_case(IDENTITY_HEADER_PREFIX)
+        name.as_bytes()
+            .get(..IDENTITY_HEADER_PREFIX.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(IDENTITY_HEADER_PREFIX.as_bytes()))
     }
 }
 
@@ -190,9 +191,14 @@ struct StoreAt<'a> {
 }
 
 impl KeySource for StoreAt<'_> {
-    fn select_key(&self, alg: Algorithm, kid: Option<&str>) -> Result<(&KeyEntry, Option<&str>)> {
+    fn select_key(
+        &self,
+        alg: Algorithm,
+        kid: Option<&str>,
+        payload: &[u8],
+    ) -> Result<(&KeyEntry, Option<&str>)> {
         self.store
-            .select(alg, kid, self.now)
+            .select(alg, kid, payload, self.now)
             .map(|(k, iss)| (k, Some(iss)))
     }
 }
@@ -335,7 +341,7 @@ impl Gate {
         let mut run = Run {
             steps: Vec::new(),
             log: DecisionLog {
-                method: req.method.to_owned(),
+                method: log_method(req.method),
                 ..DecisionLog::default()
             },
         };
@@ -421,12 +427,7 @@ impl Gate {
     }
 
     fn pipeline(&mut self, req: &Request<'_>, now: u64, run: &mut Run) -> Step {
-        // 1. CORS preflight is never blocked: browsers send it without credentials.
-        if req.method == "OPTIONS" && req.has_header("access-control-request-method") {
-            run.log.route = "preflight".into();
-            run.steps.push("CORS preflight: passes unchecked".into());
-            return Step::Forward(Identity::Anonymous);
-        }
+        let method = req.method.to_ascii_uppercase();
         let path = match route::normalize_path(req.path) {
             Ok(p) => p,
             Err(why) => {
@@ -434,7 +435,20 @@ impl Gate {
                 return Step::Reject(Error::new(Code::PathInvalid, why));
             }
         };
-        let rule = self.route(req.method, &path).clone();
+        // 1. CORS preflight is never blocked. Browsers send it without credentials; an OPTIONS request
+        // that carries some is not a preflight and goes through the checks like any other request.
+        let has_credentials = ["authorization", "apikey", "x-amz-security-token"]
+            .iter()
+            .any(|h| req.has_header(h));
+        if method == "OPTIONS"
+            && req.has_header("access-control-request-method")
+            && !has_credentials
+        {
+            run.log.route = "preflight".into();
+            run.steps.push("CORS preflight: passes unchecked".into());
+            return Step::Forward(Identity::Anonymous);
+        }
+        let rule = self.route(&method, &path).clone();
         run.log.route = rule.name.clone();
         run.steps.push(format!(
             "route: `{}` ({} {}) matched {} {}",
@@ -453,6 +467,12 @@ impl Gate {
         // 2. Credentials.
         let token = match credentials::extract(req, self.config.validation.max_token_bytes) {
             Err(e) => return Step::Reject(e),
+            Ok(Credentials::User { service: true, .. }) if !rule.allow_service_keys => {
+                return Step::Reject(Error::new(
+                    Code::ServiceKeyForbidden,
+                    format!("route `{}` does not allow service keys (a secret key came with the user token)", rule.name),
+                ));
+            }
             Ok(Credentials::Service) => {
                 run.steps.push(
                     "credentials: service key (sb_secret_…, service_role key or S3 access key)"
@@ -481,7 +501,7 @@ impl Gate {
                     Step::Forward(Identity::Anonymous)
                 };
             }
-            Ok(Credentials::User(token)) => token,
+            Ok(Credentials::User { token, .. }) => token,
         };
         run.steps.push("credentials: user access token".into());
 
@@ -559,6 +579,19 @@ impl Gate {
             }
             Err(e) => Step::Reject(e),
         }
+    }
+}
+
+/// The method for logs: known methods as they are, anything else (attacker-chosen) as `OTHER`.
+fn log_method(method: &str) -> String {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    let upper = method.to_ascii_uppercase();
+    if KNOWN.contains(&upper.as_str()) {
+        upper
+    } else {
+        "OTHER".into()
     }
 }
 

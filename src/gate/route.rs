@@ -3,8 +3,11 @@
 //!
 //! Pattern syntax: a path starting with `/`, where `*` matches any run of characters including `/`.
 //! `/rest/v1/*` matches everything under `/rest/v1/`; `/graphql/v1*` matches `/graphql/v1` and below;
-//! `/rest/v1/weather*` matches `/rest/v1/weather` and `/rest/v1/weather_daily`. Matching is
-//! case-sensitive and runs on the normalised path (see [`normalize_path`]).
+//! `/rest/v1/weather*` matches `/rest/v1/weather` and `/rest/v1/weather_daily`. A pattern without `*`
+//! matches its path **and everything below it** (`/functions/v1/reports` also matches
+//! `/functions/v1/reports/` and `/functions/v1/reports/x`, which Supabase routes to the same function),
+//! so a trailing slash can never slip past a rule. Matching is case-sensitive and runs on the normalised
+//! path (see [`normalize_path`]); patterns must already be in normalised form.
 
 use super::config::{AalRequirement, AuthRequirement, ClaimPredicate};
 
@@ -27,6 +30,16 @@ impl PathPattern {
         if source.contains("**") {
             return Err("`**` is not needed: `*` already matches across `/`".into());
         }
+        // A pattern that normalisation would change could never match a request path.
+        match normalize_path(source) {
+            Ok(normal) if normal == source => {}
+            _ => {
+                return Err(
+                    "must be a normalised path: no `%`-escapes of letters or digits, no `.`/`..` segments, no `//`"
+                        .into(),
+                )
+            }
+        }
         Ok(PathPattern {
             source: source.to_owned(),
             parts: source.split('*').map(str::to_owned).collect(),
@@ -40,6 +53,12 @@ impl PathPattern {
 
     /// Glob match: literal parts in order, `*` between them matching anything.
     pub fn matches(&self, path: &str) -> bool {
+        if let [exact] = self.parts.as_slice() {
+            return match path.strip_prefix(exact.as_str()) {
+                Some(rest) => rest.is_empty() || rest.starts_with('/') || exact.ends_with('/'),
+                None => false,
+            };
+        }
         let (first, rest) = self
             .parts
             .split_first()
@@ -133,21 +152,28 @@ impl RouteRule {
 /// The Supabase preset (DESIGN §4), appended after user routes.
 pub fn supabase_preset(data_aal: AalRequirement) -> Vec<RouteRule> {
     let data = |name: &str, pattern: &str| RouteRule::protected(name, data_aal).with(pattern, &[]);
+    let service_only = |path: &str| {
+        RouteRule::protected("supabase:auth-admin", AalRequirement::Any).with(path, &[])
+    };
     vec![
+        // Auth's admin API takes only service credentials: refused here as everywhere unless a user rule
+        // allows them. (User tokens are verified and passed; Auth itself refuses them.)
+        service_only("/auth/v1/admin"),
+        service_only("/auth/v1/invite"),
         // Everything MFA itself needs (refresh, /user, factors, challenge, verify, logout) is under
-        // /auth/v1 and must work at aal1.
+        // /auth/v1 and must work at aal1. (An exact pattern also covers everything below it.)
         RouteRule::exempt("supabase:auth", "/auth/v1", &[]),
-        RouteRule::exempt("supabase:auth", "/auth/v1/*", &[]),
         // Public buckets and signed URLs carry no user token (a signed URL's `?token=` is Storage's own).
+        // Only reads: a write to `/object/public/…` is an upload into a bucket named "public".
         RouteRule::exempt(
             "supabase:storage-public",
             "/storage/v1/object/public/*",
-            &[],
+            &["GET"],
         ),
         RouteRule::exempt(
             "supabase:storage-public",
             "/storage/v1/render/image/public/*",
-            &[],
+            &["GET"],
         ),
         RouteRule::exempt(
             "supabase:storage-signed-url",
@@ -207,6 +233,7 @@ pub fn normalize_path(raw: &str) -> Result<String, &'static str> {
                 i += 3;
             }
             b'\\' => return Err("backslash in path"),
+            b'?' | b'#' => return Err("`?` or `#` in path (the query is not part of the path)"),
             _ if b < 0x21 || b == 0x7f => return Err("space or control character in path"),
             _ => {
                 out.push(b as char);
@@ -257,6 +284,30 @@ mod tests {
         let ends = PathPattern::parse("/functions/v1/*-admin").unwrap();
         assert!(ends.matches("/functions/v1/billing-admin"));
         assert!(!ends.matches("/functions/v1/billing-admin/x"));
+    }
+
+    #[test]
+    fn exact_patterns_cover_the_path_below_them() {
+        let p = PathPattern::parse("/functions/v1/reports").unwrap();
+        assert!(p.matches("/functions/v1/reports"));
+        assert!(p.matches("/functions/v1/reports/"));
+        assert!(p.matches("/functions/v1/reports/x/y"));
+        assert!(!p.matches("/functions/v1/reportsx"));
+        assert!(!p.matches("/functions/v1/report"));
+    }
+
+    #[test]
+    fn patterns_must_be_normalised() {
+        for bad in [
+            "/rest/v1/%61dmin",
+            "/rest/v1//x",
+            "/rest/v1/../x",
+            "/rest/./v1",
+            "/rest/v1/%2fx",
+        ] {
+            assert!(PathPattern::parse(bad).is_err(), "{bad}");
+        }
+        assert!(PathPattern::parse("/rest/v1/a%20b").is_ok());
     }
 
     #[test]
