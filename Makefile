@@ -22,10 +22,10 @@ tools-rust:
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-features --all-targets -- -D warnings
+	$(CARGO) clippy --features cli --all-targets -- -D warnings
 
 unit:
-	$(CARGO) test --all-features
+	$(CARGO) test --features cli
 
 demo:
 	$(CARGO) run --quiet --features cli --example demo

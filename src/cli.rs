@@ -426,6 +426,9 @@ fn run_explain(args: ExplainArgs) -> Result<ExitCode, String> {
     let verdict = loop {
         match gate.decide(&req, now) {
             Outcome::Done(v) => break v,
+            Outcome::VerifySignature(_) => {
+                return Err("internal: the native gate checks signatures itself".into())
+            }
             Outcome::FetchKeys(urls) => {
                 let Some(file) = &args.jwks else {
                     return Err(format!(

@@ -27,6 +27,10 @@ pub mod wire;
 
 #[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "cloudflare")]
+mod cloudflare;
+#[cfg(feature = "wasm")]
+pub mod wasm;
 
 pub use alg::{Algorithm, AlgorithmSet};
 pub use claims::{Aal, AmrEntry, Audience, Claims};

@@ -205,6 +205,49 @@ pub fn reject_with_cors(error: &Error, cors_origin: &str) -> Rejection {
     }
 }
 
+/// The answer every request gets while the configuration is invalid: 500, naming the problem (the
+/// operator's own configuration, so naming it leaks nothing).
+pub fn config_error(error: &crate::gate::config::ConfigError) -> Rejection {
+    Rejection {
+        status: 500,
+        code: "config_invalid",
+        headers: vec![
+            (
+                "content-type".to_owned(),
+                "application/json; charset=utf-8".to_owned(),
+            ),
+            ("access-control-allow-origin".to_owned(), "*".to_owned()),
+        ],
+        body: json!({
+            "code": "config_invalid",
+            "message": error.to_string(),
+            "details": null,
+            "hint": "Fix the Worker's AALGATE_CONFIG / SUPABASE_URL / secrets and redeploy.",
+        }),
+    }
+}
+
+/// The answer when a forwarded request could not reach the upstream at all.
+pub fn upstream_unreachable() -> Rejection {
+    Rejection {
+        status: 502,
+        code: "upstream_unreachable",
+        headers: vec![
+            (
+                "content-type".to_owned(),
+                "application/json; charset=utf-8".to_owned(),
+            ),
+            ("access-control-allow-origin".to_owned(), "*".to_owned()),
+        ],
+        body: json!({
+            "code": "upstream_unreachable",
+            "message": "The Supabase project could not be reached.",
+            "details": null,
+            "hint": null,
+        }),
+    }
+}
+
 /// The answer for `error` with the default CORS origin `*`.
 pub fn reject(error: &Error) -> Rejection {
     reject_with_cors(error, "*")

@@ -177,7 +177,7 @@ fn decide(gate: &mut Gate, token: &str, now: u64) -> Outcome {
 fn done(o: Outcome) -> Verdict {
     match o {
         Outcome::Done(v) => v,
-        Outcome::FetchKeys(u) => panic!("unexpected fetch {u:?}"),
+        other => panic!("unexpected {other:?}"),
     }
 }
 
@@ -642,7 +642,7 @@ fn unknown_kid_bursts_cause_one_fetch_per_cooldown() {
         let t = user_token(&key, &format!("random-{i}"), false, "aal1");
         match decide(&mut gate, &t, NOW + 40) {
             Outcome::FetchKeys(_) => fetches += 1, // handed out; the adapter has not reported back yet
-            Outcome::Done(v) => assert_eq!(code(&v), "key_unknown"),
+            other => assert_eq!(code(&done(other)), "key_unknown"),
         }
     }
     assert_eq!(fetches, 1);
@@ -759,4 +759,32 @@ fn odd_header_names_and_methods_are_harmless() {
     ));
     let line: Value = serde_json::from_str(&v.log_line(None)).unwrap();
     assert_eq!(line["method"], "OTHER");
+}
+
+#[test]
+fn raw_dot_segments_are_refused_when_they_reach_the_gate() {
+    // JS runtimes resolve `..` and `%2e%2e` while parsing the URL, so these only reach the gate through
+    // the native API (and the CLI); there they are refused rather than guessed at.
+    let key = es256_key(11);
+    let mut gate = remote_gate();
+    gate.keys_mut()
+        .fetched(JWKS_URL, &jwks_of(&[es256_jwk(&key, "k1")]), Some(600), NOW)
+        .unwrap();
+    let auth = format!("Bearer {}", user_token(&key, "k1", true, "aal1"));
+    let headers = [("authorization", auth.as_str())];
+    for path in [
+        "/auth/v1/../rest/v1/todos",
+        "/storage/v1/object/public/%2e%2e/authenticated/x",
+        "/auth/v1/./x",
+    ] {
+        let v = done(gate.decide(
+            &Request {
+                method: "GET",
+                path,
+                headers: &headers,
+            },
+            NOW,
+        ));
+        assert_eq!(code(&v), "path_invalid", "{path}");
+    }
 }

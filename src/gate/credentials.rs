@@ -86,30 +86,29 @@ fn key_kind(value: &str, max_bytes: usize) -> Option<Kind> {
 /// Extracts the request's credentials. `max_bytes` is the token size cap (larger bearers are not
 /// decoded here; they fail verification with `token_too_large`).
 pub fn extract<'r>(req: &Request<'r>, max_bytes: usize) -> Result<Credentials<'r>, Error> {
-    let authorizations = req.headers_named("authorization");
-    if authorizations.len() > 1 {
-        return Err(Error::new(
+    // Repeated headers arrive either as separate lines or joined with ", " (the fetch `Headers` of
+    // every JS runtime joins them). Tokens and keys never contain a comma, so both forms are one
+    // signal: conflicting credentials. (S3 SigV4 `Authorization` values do contain commas; only bearer
+    // values are held to this.)
+    let conflict = |name: &str| {
+        Error::new(
             Code::CredentialsConflict,
-            "several `Authorization` headers",
-        ));
-    }
-    let security_tokens = req.headers_named("x-amz-security-token");
-    if security_tokens.len() > 1 {
-        return Err(Error::new(
-            Code::CredentialsConflict,
-            "several `x-amz-security-token` headers",
-        ));
-    }
-    let apikeys = req.headers_named("apikey");
-    if apikeys.len() > 1 {
-        return Err(Error::new(
-            Code::CredentialsConflict,
-            "several `apikey` headers",
-        ));
-    }
+            format!("several `{name}` values"),
+        )
+    };
+    let single = |name: &str, commas_allowed: bool| -> Result<Option<&'r str>, Error> {
+        let values = req.headers_named(name);
+        if values.len() > 1 || (!commas_allowed && values.iter().any(|v| v.contains(','))) {
+            return Err(conflict(name));
+        }
+        Ok(values.first().copied())
+    };
+    let authorization = single("authorization", true)?;
+    let security_token = single("x-amz-security-token", false)?;
+    let apikey = single("apikey", false)?;
 
     let mut service = false;
-    if let Some(key) = apikeys.first() {
+    if let Some(key) = apikey {
         match key_kind(key.trim(), max_bytes) {
             Some(Kind::Service) => service = true,
             Some(Kind::None) => {}
@@ -119,11 +118,14 @@ pub fn extract<'r>(req: &Request<'r>, max_bytes: usize) -> Result<Credentials<'r
     }
 
     let mut user: Option<&'r str> = None;
-    if let Some(value) = authorizations.first() {
+    if let Some(value) = authorization {
         let value = value.trim();
         let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
         if scheme.eq_ignore_ascii_case("bearer") {
             let bearer = rest.trim_start_matches(' ');
+            if bearer.contains(',') {
+                return Err(conflict("authorization"));
+            }
             if bearer.is_empty() {
                 return Err(Error::new(
                     Code::TokenMalformed,
@@ -138,7 +140,7 @@ pub fn extract<'r>(req: &Request<'r>, max_bytes: usize) -> Result<Credentials<'r
         } else if scheme.eq_ignore_ascii_case("AWS4-HMAC-SHA256") {
             // Storage's S3 protocol: signed with access keys (service-level) unless a user session token
             // comes in `x-amz-security-token`.
-            if security_tokens.is_empty() {
+            if security_token.is_none() {
                 service = true;
             }
         } else {
@@ -148,7 +150,7 @@ pub fn extract<'r>(req: &Request<'r>, max_bytes: usize) -> Result<Credentials<'r
             ));
         }
     }
-    if let Some(token) = security_tokens.first() {
+    if let Some(token) = security_token {
         let token = token.trim();
         match user {
             Some(existing) if existing != token => {

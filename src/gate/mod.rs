@@ -19,15 +19,16 @@ pub mod route;
 use crate::crypto::{NativeProvider, SignatureProvider};
 use crate::error::{Code, Error, Result};
 use crate::keys::{HmacSecret, KeyEntry, KeySet, VerifyingKey};
-use crate::verify::{verify, KeySource, VerifiedToken};
+use crate::verify::{prepare, validate_claims, KeySource, PendingSignature, VerifiedToken};
 use crate::wire::{reject_with_cors, Rejection};
 use crate::Algorithm;
-use cache::TokenCache;
+use cache::{TokenCache, TokenDigest};
 use config::{AuthRequirement, ConfigError, GateConfig, Mode};
 use credentials::Credentials;
 use keystore::{FetchReason, KeyStore};
 use route::RouteRule;
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Prefix of the identity headers the gate may set. Inbound headers with this prefix are always
@@ -166,6 +167,9 @@ pub enum Outcome {
     Done(Verdict),
     /// Fetch these JWKS URLs, report the results to [`Gate::keys_mut`], and call `decide` again.
     FetchKeys(Vec<(String, FetchReason)>),
+    /// Check this signature (only with [`Gate::with_external_signatures`]), report it with
+    /// [`Gate::signature_checked`], and call `decide` again.
+    VerifySignature(SignatureJob),
 }
 
 /// Material the adapter read at load time (the core reads no files and no environment).
@@ -182,7 +186,9 @@ pub struct Gate {
     config: GateConfig,
     keys: KeyStore,
     cache: TokenCache,
-    provider: Box<dyn SignatureProvider>,
+    /// `None`: asymmetric signatures are checked by the adapter ([`Outcome::VerifySignature`]).
+    provider: Option<Box<dyn SignatureProvider>>,
+    concluded: HashMap<TokenDigest, Result<VerifiedToken>>,
 }
 
 struct StoreAt<'a> {
@@ -247,14 +253,31 @@ impl Gate {
         config: GateConfig,
         resources: Resources,
     ) -> std::result::Result<(Gate, Vec<String>), ConfigError> {
-        Self::with_provider(config, resources, Box::new(NativeProvider))
+        Self::build(config, resources, Some(Box::new(NativeProvider)))
     }
 
-    /// Builds a gate with a given signature provider.
+    /// Builds a gate with a given (synchronous) signature provider.
     pub fn with_provider(
         config: GateConfig,
         resources: Resources,
         provider: Box<dyn SignatureProvider>,
+    ) -> std::result::Result<(Gate, Vec<String>), ConfigError> {
+        Self::build(config, resources, Some(provider))
+    }
+
+    /// Builds a gate whose ES256/RS256 signature checks are done by the adapter (WebCrypto), through
+    /// [`Outcome::VerifySignature`]; HS256 stays native (it is cheap everywhere).
+    pub fn with_external_signatures(
+        config: GateConfig,
+        resources: Resources,
+    ) -> std::result::Result<(Gate, Vec<String>), ConfigError> {
+        Self::build(config, resources, None)
+    }
+
+    fn build(
+        config: GateConfig,
+        resources: Resources,
+        provider: Option<Box<dyn SignatureProvider>>,
     ) -> std::result::Result<(Gate, Vec<String>), ConfigError> {
         let mut warnings = Vec::new();
         let mut local = Vec::new();
@@ -311,9 +334,25 @@ impl Gate {
                 keys,
                 cache,
                 provider,
+                concluded: HashMap::new(),
             },
             warnings,
         ))
+    }
+
+    /// A refusal verdict for `error` (adapters use it when they must fail closed on their own).
+    pub fn reject_now(&self, error: &Error, req: &Request<'_>) -> Verdict {
+        let rejection = reject_with_cors(error, &self.config.cors_allow_origin);
+        Verdict {
+            log: DecisionLog {
+                decision: "reject",
+                code: Some(rejection.code),
+                method: log_method(req.method),
+                ..DecisionLog::default()
+            },
+            steps: vec![format!("refuse: {} {}", rejection.status, rejection.code)],
+            decision: Decision::Reject(rejection),
+        }
     }
 
     /// The configuration.
@@ -347,6 +386,7 @@ impl Gate {
         };
         match self.pipeline(req, now, &mut run) {
             Step::Fetch(urls) => Outcome::FetchKeys(urls),
+            Step::Verify(job) => Outcome::VerifySignature(*job),
             Step::Forward(identity) => Outcome::Done(self.forward(identity, None, run)),
             Step::Reject(error) => {
                 let rejection = reject_with_cors(&error, &self.config.cors_allow_origin);
@@ -517,48 +557,18 @@ impl Gate {
                     .push("token: verified before (cache hit; exp and key rechecked)".into());
                 hit
             }
-            None => {
-                let due = self.keys.due(now);
-                if !due.is_empty() {
-                    return Step::Fetch(due);
+            None => match self.verify_token(token, digest, now) {
+                Ok(v) => {
+                    run.steps.push(format!(
+                        "token: signature and claims verified ({}, aal {})",
+                        v.header().alg(),
+                        v.claims().aal.as_str()
+                    ));
+                    self.cache.insert(digest, Arc::clone(&v), token.len());
+                    v
                 }
-                let source = StoreAt {
-                    store: &self.keys,
-                    now,
-                };
-                match verify(
-                    token,
-                    &source,
-                    &self.config.validation,
-                    self.provider.as_ref(),
-                    now,
-                ) {
-                    Ok(v) => {
-                        run.steps.push(format!(
-                            "token: signature and claims verified ({}, aal {})",
-                            v.header().alg(),
-                            v.claims().aal.as_str()
-                        ));
-                        let v = Arc::new(v);
-                        self.cache.insert(digest, Arc::clone(&v), token.len());
-                        v
-                    }
-                    Err(e) if e.code() == Code::KeyUnknown => {
-                        let due = self.keys.due_for_unknown_kid(now);
-                        if !due.is_empty() {
-                            return Step::Fetch(due);
-                        }
-                        if self.keys.missing_remote(now) {
-                            return Step::Reject(Error::new(
-                                Code::JwksUnavailable,
-                                "no signing keys could be fetched",
-                            ));
-                        }
-                        return Step::Reject(e);
-                    }
-                    Err(e) => return Step::Reject(e),
-                }
-            }
+                Err(step) => return step,
+            },
         };
         run.log.aal = Some(verified.claims().aal.as_str());
 
@@ -595,6 +605,116 @@ fn log_method(method: &str) -> String {
     }
 }
 
+impl Gate {
+    /// Full verification of a token not in the cache: keys (maybe a fetch first), signature (maybe by the
+    /// adapter), claims.
+    fn verify_token(
+        &mut self,
+        token: &str,
+        digest: TokenDigest,
+        now: u64,
+    ) -> std::result::Result<Arc<VerifiedToken>, Step> {
+        // A verdict the adapter just delivered for this exact token.
+        let result = match self.concluded.remove(&digest) {
+            Some(result) => result,
+            None => {
+                let due = self.keys.due(now);
+                if !due.is_empty() {
+                    return Err(Step::Fetch(due));
+                }
+                let source = StoreAt {
+                    store: &self.keys,
+                    now,
+                };
+                match prepare(token, &source, &self.config.validation) {
+                    Ok(pending) => match (self.provider.as_deref(), pending.key()) {
+                        // HMAC is cheap everywhere; only asymmetric checks go out to the adapter.
+                        (provider @ Some(_), _) | (provider @ None, VerifyingKey::Hs256(_)) => {
+                            let provider: &dyn SignatureProvider =
+                                provider.unwrap_or(&NativeProvider);
+                            let valid = provider.verify(
+                                pending.key(),
+                                pending.message(),
+                                pending.signature(),
+                            );
+                            pending.conclude(valid).and_then(|signed| {
+                                validate_claims(signed, &self.config.validation, now)
+                            })
+                        }
+                        (None, _) => {
+                            return Err(Step::Verify(Box::new(SignatureJob { digest, pending })))
+                        }
+                    },
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        match result {
+            Ok(v) => Ok(Arc::new(v)),
+            Err(e) if e.code() == Code::KeyUnknown => {
+                let due = self.keys.due_for_unknown_kid(now);
+                if !due.is_empty() {
+                    return Err(Step::Fetch(due));
+                }
+                if self.keys.missing_remote(now) {
+                    return Err(Step::Reject(Error::new(
+                        Code::JwksUnavailable,
+                        "no signing keys could be fetched",
+                    )));
+                }
+                Err(Step::Reject(e))
+            }
+            Err(e) => Err(Step::Reject(e)),
+        }
+    }
+
+    /// Delivers the adapter's verdict for an [`Outcome::VerifySignature`] job. The next
+    /// [`Gate::decide`] for the same request uses it (and caches the token if it is valid).
+    ///
+    /// `valid` must be the verdict of a real signature check of `job.message()` / `job.signature()`
+    /// under `job.key()`: the gate trusts it.
+    pub fn signature_checked(&mut self, job: SignatureJob, valid: bool, now: u64) {
+        let result = job
+            .pending
+            .conclude(valid)
+            .and_then(|signed| validate_claims(signed, &self.config.validation, now));
+        // Verdicts wait only for the very next decide of their request; bound the map anyway.
+        if self.concluded.len() >= 1024 {
+            self.concluded.clear();
+        }
+        self.concluded.insert(job.digest, result);
+    }
+}
+
+/// A signature the adapter must check (asynchronous providers such as WebCrypto).
+#[derive(Clone, Debug)]
+pub struct SignatureJob {
+    digest: TokenDigest,
+    pending: PendingSignature,
+}
+
+impl SignatureJob {
+    /// The key (ES256 or RS256) to verify with.
+    pub fn key(&self) -> &VerifyingKey {
+        self.pending.key()
+    }
+
+    /// Fingerprint of the key, for caching imported keys.
+    pub fn key_fingerprint(&self) -> &[u8; 32] {
+        self.pending.key_fingerprint()
+    }
+
+    /// The signed bytes.
+    pub fn message(&self) -> &[u8] {
+        self.pending.message()
+    }
+
+    /// The signature (shape already checked: 64-byte r‖s for ES256, modulus length for RS256).
+    pub fn signature(&self) -> &[u8] {
+        self.pending.signature()
+    }
+}
+
 fn pattern_methods(rule: &RouteRule) -> String {
     if rule.methods.is_empty() {
         "any method".into()
@@ -612,4 +732,5 @@ enum Step {
     Forward(Identity),
     Reject(Error),
     Fetch(Vec<(String, FetchReason)>),
+    Verify(Box<SignatureJob>),
 }

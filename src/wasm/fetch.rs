@@ -1,0 +1,94 @@
+//! The thin fetch layer for JWKS documents: timeout, no redirects, 200 only, size cap, max-age.
+
+use crate::gate::keystore::MAX_JWKS_BYTES;
+use js_sys::{Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{RequestInit, RequestRedirect, Response};
+
+/// How long one JWKS fetch may take.
+pub const JWKS_TIMEOUT_MS: u32 = 3_000;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = fetch)]
+    fn global_fetch(input: &str, init: &RequestInit) -> js_sys::Promise;
+}
+
+/// Why a fetch failed (logged; never shown to clients).
+#[derive(Debug)]
+pub enum FetchError {
+    /// Network error, timeout or abort.
+    Network,
+    /// A status other than 200 (redirects included: they are not followed).
+    Status(u16),
+    /// Larger than [`MAX_JWKS_BYTES`].
+    TooLarge,
+}
+
+/// `max-age` from a `Cache-Control` value.
+pub fn max_age(cache_control: &str) -> Option<u64> {
+    cache_control
+        .split(',')
+        .filter_map(|d| d.trim().strip_prefix("max-age="))
+        .find_map(|v| v.trim_matches('"').parse().ok())
+}
+
+fn timeout_signal(ms: u32) -> Option<JsValue> {
+    let abort_signal = Reflect::get(&js_sys::global(), &"AbortSignal".into()).ok()?;
+    let timeout: js_sys::Function = Reflect::get(&abort_signal, &"timeout".into())
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    timeout.call1(&abort_signal, &JsValue::from(ms)).ok()
+}
+
+/// GETs a JWKS: body and `Cache-Control: max-age`.
+pub async fn fetch_jwks(url: &str) -> Result<(Vec<u8>, Option<u64>), FetchError> {
+    let init = RequestInit::new();
+    init.set_method("GET");
+    init.set_redirect(RequestRedirect::Manual);
+    if let Some(signal) = timeout_signal(JWKS_TIMEOUT_MS) {
+        init.set_signal(Some(signal.unchecked_ref()));
+    }
+    let response: Response = JsFuture::from(global_fetch(url, &init))
+        .await
+        .map_err(|_| FetchError::Network)?
+        .dyn_into()
+        .map_err(|_| FetchError::Network)?;
+    if response.status() != 200 {
+        // Release the connection; the body is not needed.
+        if let Some(body) = response.body() {
+            let _ = body.cancel();
+        }
+        return Err(FetchError::Status(response.status()));
+    }
+    let headers = response.headers();
+    if let Ok(Some(len)) = headers.get("content-length") {
+        if len
+            .trim()
+            .parse::<usize>()
+            .map_or(true, |n| n > MAX_JWKS_BYTES)
+        {
+            if let Some(body) = response.body() {
+                let _ = body.cancel();
+            }
+            return Err(FetchError::TooLarge);
+        }
+    }
+    let max_age = headers
+        .get("cache-control")
+        .ok()
+        .flatten()
+        .as_deref()
+        .and_then(max_age);
+    let buffer = JsFuture::from(response.array_buffer().map_err(|_| FetchError::Network)?)
+        .await
+        .map_err(|_| FetchError::Network)?;
+    let bytes = Uint8Array::new(&buffer);
+    if bytes.length() as usize > MAX_JWKS_BYTES {
+        return Err(FetchError::TooLarge);
+    }
+    Ok((bytes.to_vec(), max_age))
+}
