@@ -1,17 +1,28 @@
 # aalgate — one entry point for building, testing and running.
 #   make test    everything CI runs (installs what it needs, skips what is already there)
-#   make demo    the gate in front of a demo issuer (see README)
+#   make demo    the gate in local workerd in front of a demo upstream and demo issuer (see README)
+#   make worker  build the Cloudflare Worker into build/ (offline: pinned tools, no downloads)
 #   make fuzz    cargo-fuzz on token parsing and JWKS import (FUZZ_SECONDS each, default 60)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 CARGO ?= cargo
 FUZZ_SECONDS ?= 60
+
+# Pinned tools. wasm-bindgen-cli must equal the wasm-bindgen crate in Cargo.lock (checked below).
+WASM_BINDGEN_VERSION := 0.2.130
+WORKER_BUILD_VERSION := 0.8.7
 CARGO_FUZZ_VERSION := 0.13.2
+CARGO_BIN := $(HOME)/.cargo/bin
+ESBUILD := $(CURDIR)/node_modules/@esbuild/linux-x64/bin/esbuild
 
-.PHONY: test lint unit demo fuzz tools-rust clean
+export WRANGLER_SEND_METRICS := false
+export CLOUDFLARE_CF_FETCH_ENABLED := false
+export XDG_CONFIG_HOME := $(CURDIR)/.wrangler/config
 
-test: tools-rust lint unit
+.PHONY: test lint unit demo worker fuzz tools-rust tools-wasm tools-node test-worker lint-wasm clean
+
+test: tools-rust lint unit tools-wasm tools-node lint-wasm worker test-worker
 
 # The Rust toolchain itself comes with the machine (rustup); we only check the parts we use.
 tools-rust:
@@ -20,15 +31,42 @@ tools-rust:
 	  rustup component list --installed 2>/dev/null | grep -q "^$$c" || rustup component add $$c; \
 	done
 
+tools-wasm: tools-rust
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@lock=$$(grep -A1 '^name = "wasm-bindgen"$$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p'); \
+	  [ "$$lock" = "$(WASM_BINDGEN_VERSION)" ] || { echo "Cargo.lock has wasm-bindgen $$lock; update WASM_BINDGEN_VERSION" >&2; exit 1; }
+	@[ "$$($(CARGO_BIN)/wasm-bindgen --version 2>/dev/null | awk '{print $$2}')" = "$(WASM_BINDGEN_VERSION)" ] || \
+	  $(CARGO) install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+	@[ "$$($(CARGO_BIN)/worker-build --version 2>/dev/null)" = "$(WORKER_BUILD_VERSION)" ] || \
+	  $(CARGO) install worker-build --version $(WORKER_BUILD_VERSION) --locked
+
+# npm packages (wrangler 4.86.0 → workerd, miniflare, esbuild), exactly as package-lock.json says.
+tools-node:
+	@command -v node >/dev/null || { echo "node not found (Node >= 20 is needed for the Worker tests)" >&2; exit 1; }
+	@want=$$(sha256sum package-lock.json | cut -d' ' -f1); \
+	  if [ "$$(cat node_modules/.aalgate-lock 2>/dev/null)" != "$$want" ]; then \
+	    npm ci --no-audit --no-fund && echo "$$want" > node_modules/.aalgate-lock; fi
+
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --features cli --all-targets -- -D warnings
 
+lint-wasm:
+	$(CARGO) clippy --target wasm32-unknown-unknown --features cloudflare -- -D warnings
+
 unit:
 	$(CARGO) test --features cli
 
-demo:
-	$(CARGO) run --quiet --features cli --example demo
+# Offline build: worker-build would otherwise download wasm-bindgen and esbuild.
+worker: tools-wasm tools-node
+	WASM_BINDGEN_BIN=$(CARGO_BIN)/wasm-bindgen ESBUILD_BIN=$(ESBUILD) \
+	  $(CARGO_BIN)/worker-build --release --no-opt . --features cloudflare
+
+test-worker:
+	node --test --test-concurrency=1 tests/runtime/
+
+demo: worker
+	node examples/demo/run.mjs
 
 fuzz:
 	@if [ "$$(cargo fuzz --version 2>/dev/null | awk '{print $$2}')" != "$(CARGO_FUZZ_VERSION)" ]; then \
@@ -39,3 +77,4 @@ fuzz:
 
 clean:
 	$(CARGO) clean
+	rm -rf build

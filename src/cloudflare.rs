@@ -212,8 +212,52 @@ fn log(verdict: &Verdict, started: Option<f64>) {
     web_sys::console::log_1(&verdict.log_line(duration).into());
 }
 
+/// Test-only endpoint, enabled by the `AALGATE_SELFTEST` binding (never set it in production): checks a
+/// batch of raw signatures through the same path the gate uses (core shape checks, then WebCrypto), so
+/// the public vectors can be replayed inside workerd.
+async fn selftest(mut req: Request) -> Result<Response> {
+    let cases: Vec<serde_json::Value> = req.json().await?;
+    let mut verdicts = Vec::with_capacity(cases.len());
+    for case in cases {
+        let verdict = match crate::keys::import_jwk(&case["jwk"]) {
+            Err(_) => serde_json::Value::Null,
+            Ok(entry) => {
+                let hex = |k: &str| -> Vec<u8> {
+                    let s = case[k].as_str().unwrap_or("");
+                    (0..s.len() / 2)
+                        .filter_map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok())
+                        .collect()
+                };
+                let (msg, sig) = (hex("msg"), hex("sig"));
+                let shape_ok =
+                    crate::verify::check_signature(&entry, &msg, &sig, &AlwaysValid).is_ok();
+                let valid = shape_ok
+                    && crate::wasm::webcrypto::verify(entry.key(), entry.fingerprint(), &msg, &sig)
+                        .await;
+                serde_json::Value::Bool(valid)
+            }
+        };
+        verdicts.push(verdict);
+    }
+    Response::from_json(&verdicts)
+}
+
+/// Lets [`selftest`] run the core's shape checks alone; WebCrypto gives the real verdict afterwards.
+struct AlwaysValid;
+
+impl crate::crypto::SignatureProvider for AlwaysValid {
+    fn verify(&self, _: &crate::keys::VerifyingKey, _: &[u8], _: &[u8]) -> bool {
+        true
+    }
+}
+
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    if text(&env, "AALGATE_SELFTEST").as_deref() == Some("1")
+        && req.path() == "/__aalgate/selftest/verify"
+    {
+        return selftest(req).await;
+    }
     let started = micros();
     let state = match state(&env) {
         Ok(s) => s,

@@ -157,6 +157,7 @@ struct KeysDoc {
     jwks_default_max_age: Option<u64>,
     jwks_refetch_cooldown: Option<u64>,
     jwks_max_stale: Option<u64>,
+    jwks_timeout_ms: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -283,6 +284,8 @@ pub struct JwksTiming {
     pub refetch_cooldown: u64,
     /// How long keys are still served after they went stale while the endpoint fails. Default 3,600 s.
     pub max_stale: u64,
+    /// How long one JWKS fetch may take, in milliseconds (adapters). Default 3,000.
+    pub timeout_ms: u32,
 }
 
 /// The validated configuration the gate runs on.
@@ -450,7 +453,14 @@ impl GateConfig {
             default_max_age: k.jwks_default_max_age.unwrap_or(600),
             refetch_cooldown: k.jwks_refetch_cooldown.unwrap_or(30),
             max_stale: k.jwks_max_stale.unwrap_or(3600),
+            timeout_ms: k.jwks_timeout_ms.unwrap_or(3000),
         };
+        if !(50..=30_000).contains(&jwks_timing.timeout_ms) {
+            return Err(ConfigError::new(
+                "keys.jwks_timeout_ms",
+                "must be 50..=30000 milliseconds",
+            ));
+        }
         if jwks_timing.default_max_age == 0 || jwks_timing.default_max_age > 86_400 {
             return Err(ConfigError::new(
                 "keys.jwks_default_max_age",

@@ -13,13 +13,14 @@ const MAX_ROUNDS: usize = 6;
 /// Decides `req`. `gate` is borrowed only between awaits, never across one.
 pub async fn decide(gate: &RefCell<Gate>, req: &Request<'_>) -> Verdict {
     let now = now();
+    let timeout_ms = gate.borrow().config().jwks_timing.timeout_ms;
     for _ in 0..MAX_ROUNDS {
         let outcome = gate.borrow_mut().decide(req, now);
         match outcome {
             Outcome::Done(verdict) => return verdict,
             Outcome::FetchKeys(urls) => {
                 for (url, _) in urls {
-                    match fetch::fetch_jwks(&url).await {
+                    match fetch::fetch_jwks(&url, timeout_ms).await {
                         Ok((body, max_age)) => {
                             let result = gate
                                 .borrow_mut()

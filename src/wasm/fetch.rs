@@ -7,9 +7,6 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{RequestInit, RequestRedirect, Response};
 
-/// How long one JWKS fetch may take.
-pub const JWKS_TIMEOUT_MS: u32 = 3_000;
-
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(js_name = fetch)]
@@ -44,12 +41,12 @@ fn timeout_signal(ms: u32) -> Option<JsValue> {
     timeout.call1(&abort_signal, &JsValue::from(ms)).ok()
 }
 
-/// GETs a JWKS: body and `Cache-Control: max-age`.
-pub async fn fetch_jwks(url: &str) -> Result<(Vec<u8>, Option<u64>), FetchError> {
+/// GETs a JWKS within `timeout_ms`: body and `Cache-Control: max-age`.
+pub async fn fetch_jwks(url: &str, timeout_ms: u32) -> Result<(Vec<u8>, Option<u64>), FetchError> {
     let init = RequestInit::new();
     init.set_method("GET");
     init.set_redirect(RequestRedirect::Manual);
-    if let Some(signal) = timeout_signal(JWKS_TIMEOUT_MS) {
+    if let Some(signal) = timeout_signal(timeout_ms) {
         init.set_signal(Some(signal.unchecked_ref()));
     }
     let response: Response = JsFuture::from(global_fetch(url, &init))

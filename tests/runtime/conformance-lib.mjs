@@ -1,0 +1,104 @@
+// Runtime-neutral conformance machinery shared by the workerd, Deno and Node runners: reads
+// tests/conformance/{fixtures,cases}.json, mints the fixture tokens relative to the real clock (the
+// runtimes read their own clock), and checks one observed response against a case's expectations.
+import fs from "node:fs";
+import path from "node:path";
+import crypto from "node:crypto";
+
+const here = path.dirname(new URL(import.meta.url).pathname);
+export const fixtures = JSON.parse(fs.readFileSync(path.join(here, "../conformance/fixtures.json"), "utf8"));
+export const cases = JSON.parse(fs.readFileSync(path.join(here, "../conformance/cases.json"), "utf8")).cases;
+
+const b64u = (buf) => Buffer.from(buf).toString("base64url");
+
+function resolveTimes(v, now) {
+  if (typeof v === "string") {
+    if (v === "now") return now;
+    const m = v.match(/^now([+-])(\d+)$/);
+    if (m) return m[1] === "+" ? now + Number(m[2]) : now - Number(m[2]);
+    return v;
+  }
+  if (Array.isArray(v)) return v.map((x) => resolveTimes(x, now));
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolveTimes(x, now)]));
+  return v;
+}
+
+/**
+ * Mints every fixture token. `issuerBase` replaces the fixtures' project URL inside `iss`, for front
+ * doors whose upstream (and so issuer) is a local stand-in.
+ */
+export async function mintTokens(now = Math.floor(Date.now() / 1000), { issuerBase } = {}) {
+  const out = {};
+  const project = fixtures.configs.main.supabase_url;
+  for (const [name, spec] of Object.entries(fixtures.tokens)) {
+    const claims = resolveTimes(spec.claims, now);
+    if (issuerBase && typeof claims.iss === "string" && claims.iss.startsWith(project)) {
+      claims.iss = issuerBase + claims.iss.slice(project.length);
+    }
+    const key = spec.key ?? "";
+    const header = spec.header ?? (key === "hs256" ? { alg: "HS256", typ: "JWT" } : { alg: "ES256", typ: "JWT", kid: fixtures.keys[key].kid });
+    const input = `${b64u(JSON.stringify(header))}.${b64u(JSON.stringify(claims))}`;
+    let sig = Buffer.alloc(0);
+    if (spec.unsigned) {
+      // alg none: empty signature
+    } else if (key === "hs256") {
+      sig = crypto.createHmac("sha256", fixtures.hs256_secret).update(input).digest();
+    } else {
+      const jwk = { ...fixtures.keys[key] };
+      delete jwk.kid; delete jwk.alg; delete jwk.use;
+      const k = await crypto.subtle.importKey("jwk", jwk, { name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
+      sig = Buffer.from(await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, k, Buffer.from(input)));
+    }
+    out[name] = `${input}.${b64u(sig)}`;
+  }
+  return out;
+}
+
+/** Signs one ES256 token with a private JWK (no `kid`/`alg` members needed). */
+export async function signEs256(header, claims, privateJwk) {
+  const jwk = { kty: privateJwk.kty, crv: privateJwk.crv, x: privateJwk.x, y: privateJwk.y, d: privateJwk.d };
+  const key = await crypto.subtle.importKey("jwk", jwk, { name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
+  const input = `${b64u(JSON.stringify(header))}.${b64u(JSON.stringify(claims))}`;
+  const sig = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key, Buffer.from(input));
+  return `${input}.${b64u(sig)}`;
+}
+
+export function substitute(text, tokens) {
+  return text.replace(/\{(token|api_key):([^}]+)\}/g, (_, kind, name) => {
+    const v = kind === "token" ? tokens[name] : fixtures.api_keys[name];
+    if (v === undefined) throw new Error(`no fixture ${kind} ${name}`);
+    return v;
+  });
+}
+
+/** Header list of a case, placeholders filled in. Repeated names stay separate entries. */
+export function caseHeaders(c, tokens) {
+  return c.headers.map(([n, v]) => [n, substitute(v, tokens)]);
+}
+
+/**
+ * Compares what a front door did with what the case expects. `observed` =
+ * { forwarded: bool, status, code, wwwAuthenticate, upstreamHeaders, wouldReject? }.
+ * Returns a list of mismatch descriptions (empty when the case passes).
+ */
+export function check(c, observed) {
+  const e = c.expect;
+  const problems = [];
+  if (e.decision === "forward") {
+    if (!observed.forwarded) problems.push(`expected forward, got ${observed.status} ${observed.code}`);
+    for (const h of e.stripped ?? []) {
+      if (observed.upstreamHeaders && h.toLowerCase() in observed.upstreamHeaders) problems.push(`header ${h} reached the upstream`);
+    }
+    if ("would_reject" in e && observed.wouldReject !== undefined && observed.wouldReject !== e.would_reject) {
+      problems.push(`would_reject expected ${e.would_reject}, got ${observed.wouldReject}`);
+    }
+  } else {
+    if (observed.forwarded) problems.push(`expected reject ${e.status} ${e.code}, but the upstream received the request`);
+    if (observed.status !== e.status) problems.push(`status expected ${e.status}, got ${observed.status}`);
+    if (observed.code !== e.code) problems.push(`code expected ${e.code}, got ${observed.code}`);
+    for (const frag of e.www_authenticate_contains ?? []) {
+      if (!(observed.wwwAuthenticate ?? "").includes(frag)) problems.push(`www-authenticate lacks ${frag}: ${observed.wwwAuthenticate}`);
+    }
+  }
+  return problems;
+}

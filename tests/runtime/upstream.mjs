@@ -1,0 +1,77 @@
+// Stand-in for a Supabase project (PostgREST, Storage, Functions, Realtime, the Auth JWKS endpoint),
+// small and local: it records every request it receives so tests can assert that refused requests never
+// arrived, echoes bodies for integrity checks, speaks just enough WebSocket to echo frames, and serves a
+// JWKS document whose behaviour the test controls (rotation, errors, slowness, garbage, redirects).
+import http from "node:http";
+import crypto from "node:crypto";
+
+export async function startUpstream() {
+  const received = [];
+  const jwks = { status: 200, body: JSON.stringify({ keys: [] }), cacheControl: "public, max-age=600", delayMs: 0, redirect: null, hits: 0 };
+
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    const hash = crypto.createHash("sha256");
+    let length = 0;
+    req.on("data", (c) => { hash.update(c); length += c.length; if (req.url.includes("/__echo")) chunks.push(c); });
+    req.on("end", () => {
+      const record = { method: req.method, url: req.url, headers: req.headers, bodySha256: hash.digest("hex"), bodyLength: length };
+      if (req.url.startsWith("/auth/v1/.well-known/jwks.json")) {
+        jwks.hits++;
+        received.push(record);
+        const send = () => {
+          if (jwks.redirect) { res.writeHead(302, { location: jwks.redirect }); return res.end(); }
+          res.writeHead(jwks.status, { "content-type": "application/json", "cache-control": jwks.cacheControl });
+          res.end(jwks.body);
+        };
+        return jwks.delayMs ? setTimeout(send, jwks.delayMs) : send();
+      }
+      received.push(record);
+      if (req.url.includes("/__echo")) {
+        res.writeHead(200, { "content-type": "application/octet-stream", "x-upstream": "echo" });
+        return res.end(Buffer.concat(chunks));
+      }
+      const big = req.url.match(/\/__bytes\/(\d+)/);
+      if (big) {
+        res.writeHead(200, { "content-type": "application/octet-stream" });
+        return res.end(deterministicBytes(Number(big[1])));
+      }
+      res.writeHead(200, { "content-type": "application/json", "x-upstream": "supabase-standin" });
+      res.end(JSON.stringify({ ok: true, method: req.method, url: req.url }));
+    });
+  });
+
+  // Minimal RFC 6455 server: handshake, then echo text frames back.
+  server.on("upgrade", (req, socket) => {
+    received.push({ method: req.method, url: req.url, headers: req.headers, upgrade: true });
+    const accept = crypto.createHash("sha1").update(req.headers["sec-websocket-key"] + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest("base64");
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+    socket.on("data", (buf) => {
+      const opcode = buf[0] & 0x0f;
+      if (opcode === 8) return socket.end();
+      let len = buf[1] & 0x7f, off = 2;
+      if (len === 126) { len = buf.readUInt16BE(2); off = 4; }
+      const mask = buf.subarray(off, off + 4); off += 4;
+      const payload = Buffer.from(buf.subarray(off, off + len).map((b, i) => b ^ mask[i % 4]));
+      const reply = Buffer.from(`echo:${payload.toString()}`);
+      socket.write(Buffer.concat([Buffer.from([0x81, reply.length]), reply]));
+    });
+    socket.on("error", () => {});
+  });
+
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    received,
+    jwks,
+    close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }),
+  };
+}
+
+export function deterministicBytes(n) {
+  const out = Buffer.alloc(n);
+  let x = 0x12345678;
+  for (let i = 0; i < n; i++) { x = (x * 1103515245 + 12345) >>> 0; out[i] = x >>> 24; }
+  return out;
+}
