@@ -8,7 +8,7 @@ import { Miniflare, Log, LogLevel } from "miniflare";
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
 
 /** Starts build/index.js in workerd with the given Worker bindings (vars and secrets). */
-export async function startWorker(bindings) {
+export async function startWorker(bindings, { port } = {}) {
   const logs = [];
   const mf = new Miniflare({
     modules: true,
@@ -16,6 +16,7 @@ export async function startWorker(bindings) {
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
     compatibilityDate: "2026-04-26",
     bindings,
+    ...(port ? { host: "127.0.0.1", port } : {}),
     log: new Log(LogLevel.NONE),
     handleRuntimeStdio(stdout, stderr) {
       for (const s of [stdout, stderr]) s.on("data", (d) => logs.push(...d.toString().split("\n").filter(Boolean)));
