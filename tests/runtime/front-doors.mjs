@@ -15,6 +15,8 @@ export async function startWorker(bindings, { port } = {}) {
     scriptPath: path.join(root, "build/index.js"),
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
     compatibilityDate: "2026-04-26",
+    // No `Request.cf` download: tests and the demo touch nothing beyond loopback.
+    cf: false,
     bindings,
     ...(port ? { host: "127.0.0.1", port } : {}),
     log: new Log(LogLevel.NONE),
