@@ -159,12 +159,10 @@ fn load_keys(args: &VerifyArgs) -> Result<KeySet, String> {
         if keys.is_empty() {
             let mut msg = format!("{}: no usable key", path.display());
             for s in &skipped {
-                let kid = s
-                    .kid
-                    .as_deref()
-                    .map(|k| format!(" (kid {k:?})"))
-                    .unwrap_or_default();
-                msg.push_str(&format!("\n  key #{}{kid}: {}", s.index, s.problem));
+                msg.push_str(&format!(
+                    "
+  {s}"
+                ));
             }
             if skipped.is_empty() {
                 msg.push_str(" (the `keys` array is empty)");
@@ -172,17 +170,7 @@ fn load_keys(args: &VerifyArgs) -> Result<KeySet, String> {
             return Err(msg);
         }
         for s in &skipped {
-            let kid = s
-                .kid
-                .as_deref()
-                .map(|k| format!(" (kid {k:?})"))
-                .unwrap_or_default();
-            eprintln!(
-                "aalgate: {}: skipped key #{}{kid}: {}",
-                path.display(),
-                s.index,
-                s.problem
-            );
+            eprintln!("aalgate: {}: skipped {s}", path.display());
         }
         keys.keys().iter().cloned().for_each(|k| set.push(k));
     }

@@ -138,6 +138,15 @@ fn config_problems_in_key_material_are_load_time_errors() {
     assert!(Gate::new(cfg, short).err().unwrap().problem.contains("32"));
 }
 
+fn gate_from(cfg: &Value) -> Gate {
+    Gate::new(
+        GateConfig::from_json(&cfg.to_string()).unwrap(),
+        Resources::default(),
+    )
+    .unwrap()
+    .0
+}
+
 fn remote_gate() -> Gate {
     let cfg = GateConfig::from_json(
         &json!({"supabase_url": URL, "require_aal2_for_enrolled": true}).to_string(),
@@ -402,12 +411,7 @@ fn token_cache_is_bounded_by_entries_and_bytes() {
     let key = es256_key(11);
     let jwks = json!({"keys": [es256_jwk(&key, "k1")]});
     let cfg = json!({"supabase_url": URL, "keys": {"jwks": jwks}, "cache": {"max_entries": 5, "max_bytes": 100_000}});
-    let mut gate = Gate::new(
-        GateConfig::from_json(&cfg.to_string()).unwrap(),
-        Resources::default(),
-    )
-    .unwrap()
-    .0;
+    let mut gate = gate_from(&cfg);
     let token_n = |n: u32| {
         let mut c = supabase_claims();
         c["n"] = json!(n);
@@ -427,12 +431,7 @@ fn token_cache_is_bounded_by_entries_and_bytes() {
     assert!(!done(decide(&mut gate, &token_n(0), NOW)).log.cached);
 
     let cfg = json!({"supabase_url": URL, "keys": {"jwks": jwks}, "cache": {"max_entries": 1000, "max_bytes": 4000}});
-    let mut gate = Gate::new(
-        GateConfig::from_json(&cfg.to_string()).unwrap(),
-        Resources::default(),
-    )
-    .unwrap()
-    .0;
+    let mut gate = gate_from(&cfg);
     for n in 0..50 {
         done(decide(&mut gate, &token_n(n), NOW));
         assert!(gate.cache().bytes() <= 4000, "{}", gate.cache().bytes());
@@ -444,12 +443,7 @@ fn token_cache_is_bounded_by_entries_and_bytes() {
 fn cache_disabled_with_zero_entries() {
     let key = es256_key(11);
     let cfg = json!({"supabase_url": URL, "keys": {"jwks": {"keys": [es256_jwk(&key, "k1")]}}, "cache": {"max_entries": 0}});
-    let mut gate = Gate::new(
-        GateConfig::from_json(&cfg.to_string()).unwrap(),
-        Resources::default(),
-    )
-    .unwrap()
-    .0;
+    let mut gate = gate_from(&cfg);
     let t = user_token(&key, "k1", false, "aal1");
     done(decide(&mut gate, &t, NOW));
     assert!(!done(decide(&mut gate, &t, NOW)).log.cached);
@@ -465,12 +459,7 @@ fn issuer_bound_keys_cannot_vouch_for_another_issuer() {
         "keys": {"jwks": {"keys": [es256_jwk(&a, "a1")]},
                  "extra_issuers": [{"issuer": "https://bbbbbbbbbbbbbbbbbbbb.supabase.co/auth/v1", "jwks": {"keys": [es256_jwk(&b, "b1")]}}]}
     });
-    let mut gate = Gate::new(
-        GateConfig::from_json(&cfg.to_string()).unwrap(),
-        Resources::default(),
-    )
-    .unwrap()
-    .0;
+    let mut gate = gate_from(&cfg);
     let mut c = supabase_claims();
     c["mfa_enrolled"] = json!(false);
     let forged = sign(
@@ -497,12 +486,7 @@ fn decision_log_line_is_json_and_omits_the_user_unless_configured() {
     let jwks = json!({"keys": [es256_jwk(&key, "k1")]});
     let make = |log_user: bool| {
         let cfg = json!({"supabase_url": URL, "require_aal2_for_enrolled": true, "keys": {"jwks": jwks}, "log": {"user_id": log_user}});
-        Gate::new(
-            GateConfig::from_json(&cfg.to_string()).unwrap(),
-            Resources::default(),
-        )
-        .unwrap()
-        .0
+        gate_from(&cfg)
     };
     let t = user_token(&key, "k1", true, "aal1");
     let v = done(decide(&mut make(false), &t, NOW));
@@ -526,12 +510,7 @@ fn decision_log_line_is_json_and_omits_the_user_unless_configured() {
 fn identity_headers_are_added_only_when_configured() {
     let key = es256_key(11);
     let cfg = json!({"supabase_url": URL, "keys": {"jwks": {"keys": [es256_jwk(&key, "k1")]}}, "forward": {"identity_headers": true}});
-    let mut gate = Gate::new(
-        GateConfig::from_json(&cfg.to_string()).unwrap(),
-        Resources::default(),
-    )
-    .unwrap()
-    .0;
+    let mut gate = gate_from(&cfg);
     let v = done(decide(
         &mut gate,
         &user_token(&key, "k1", false, "aal1"),
@@ -555,12 +534,7 @@ fn when_unknown_settings() {
     let key = es256_key(11);
     let run = |when: &str| {
         let cfg = json!({"supabase_url": URL, "require_aal2_for_enrolled": true, "keys": {"jwks": {"keys": [es256_jwk(&key, "k1")]}}, "enrollment": {"when_unknown": when}});
-        let mut gate = Gate::new(
-            GateConfig::from_json(&cfg.to_string()).unwrap(),
-            Resources::default(),
-        )
-        .unwrap()
-        .0;
+        let mut gate = gate_from(&cfg);
         let t = sign(
             &json!({"alg": "ES256", "kid": "k1"}),
             &supabase_claims(),
@@ -577,12 +551,7 @@ fn when_unknown_settings() {
 fn switch_off_means_aal1_passes_for_enrolled_users() {
     let key = es256_key(11);
     let cfg = json!({"supabase_url": URL, "require_aal2_for_enrolled": false, "keys": {"jwks": {"keys": [es256_jwk(&key, "k1")]}}});
-    let mut gate = Gate::new(
-        GateConfig::from_json(&cfg.to_string()).unwrap(),
-        Resources::default(),
-    )
-    .unwrap()
-    .0;
+    let mut gate = gate_from(&cfg);
     assert_eq!(
         code(&done(decide(
             &mut gate,
@@ -679,12 +648,7 @@ fn colliding_kids_across_issuers_are_told_apart_by_iss() {
     let partner = "https://partner.example.com/auth/v1";
     let cfg = json!({"supabase_url": URL,
         "keys": {"jwks": {"keys": [es256_jwk(&a, "same")]}, "extra_issuers": [{"issuer": partner, "jwks": {"keys": [es256_jwk(&b, "same")]}}]}});
-    let mut gate = Gate::new(
-        GateConfig::from_json(&cfg.to_string()).unwrap(),
-        Resources::default(),
-    )
-    .unwrap()
-    .0;
+    let mut gate = gate_from(&cfg);
     let mut c = supabase_claims();
     c["mfa_enrolled"] = json!(false);
     let ours = sign(
@@ -717,12 +681,7 @@ fn refusals_carry_the_configured_cors_origin() {
     let key = es256_key(11);
     let cfg = json!({"supabase_url": URL, "require_aal2_for_enrolled": true, "keys": {"jwks": {"keys": [es256_jwk(&key, "k1")]}},
         "responses": {"cors_allow_origin": "https://app.example.com"}});
-    let mut gate = Gate::new(
-        GateConfig::from_json(&cfg.to_string()).unwrap(),
-        Resources::default(),
-    )
-    .unwrap()
-    .0;
+    let mut gate = gate_from(&cfg);
     let v = done(decide(
         &mut gate,
         &user_token(&key, "k1", true, "aal1"),

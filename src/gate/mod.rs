@@ -216,20 +216,7 @@ fn local_keys(
 ) -> std::result::Result<KeySet, ConfigError> {
     let (set, skipped) =
         KeySet::from_jwks(doc).map_err(|e| ConfigError::new(field, e.context().to_owned()))?;
-    let reasons: Vec<String> = skipped
-        .iter()
-        .map(|s| {
-            format!(
-                "key #{}{}: {}",
-                s.index,
-                s.kid
-                    .as_deref()
-                    .map(|k| format!(" (kid {k:?})"))
-                    .unwrap_or_default(),
-                s.problem
-            )
-        })
-        .collect();
+    let reasons: Vec<String> = skipped.iter().map(ToString::to_string).collect();
     if set.is_empty() {
         return Err(ConfigError::new(
             field,

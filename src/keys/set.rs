@@ -18,6 +18,16 @@ pub struct SkippedKey {
     pub problem: KeyProblem,
 }
 
+impl std::fmt::Display for SkippedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "key #{}", self.index)?;
+        if let Some(kid) = &self.kid {
+            write!(f, " (kid {kid:?})")?;
+        }
+        write!(f, ": {}", self.problem)
+    }
+}
+
 /// Keys that tokens may be signed with.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KeySet {
