@@ -6,6 +6,17 @@ let jwks;
 export default {
   async fetch(req, env) {
     jwks ??= createLocalJWKSet(JSON.parse(env.JWKS));
+    if (new URL(req.url).pathname === "/__bench/decide") {
+      // Same shape as aalgate's selftest endpoint: many verifications inside one request.
+      const { tokens, repeat } = await req.json();
+      let ok = 0;
+      for (let r = 0; r < repeat; r++) {
+        for (const t of tokens) {
+          try { await jwtVerify(t, jwks, { issuer: env.ISSUER, audience: "authenticated", algorithms: ["ES256"] }); ok++; } catch {}
+        }
+      }
+      return Response.json({ decisions: repeat * tokens.length, forwarded: ok });
+    }
     const auth = req.headers.get("authorization");
     if (auth) {
       try {

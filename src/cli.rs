@@ -386,6 +386,7 @@ fn run_check_config(path: &Path) -> Result<ExitCode, String> {
 
 fn run_explain(args: ExplainArgs) -> Result<ExitCode, String> {
     let (mut gate, warnings) = load_gate(&args.config)?;
+    gate.set_tracing(true);
     for w in &warnings {
         eprintln!("aalgate: warning: {w}");
     }

@@ -251,12 +251,49 @@ impl crate::crypto::SignatureProvider for AlwaysValid {
     }
 }
 
+/// Test-only (same `AALGATE_SELFTEST` binding): runs many decisions inside one request so a benchmark can
+/// time decisions without HTTP in the way. Body: `{"tokens": [...], "repeat": n}`; every token is
+/// decided `repeat` times as `GET /rest/v1/todos`.
+async fn selftest_decide(mut req: Request, env: &Env) -> Result<Response> {
+    let body: serde_json::Value = req.json().await?;
+    let state = match state(env) {
+        Ok(s) => s,
+        Err(e) => return respond(&wire::config_error(&e)),
+    };
+    let tokens: Vec<String> = body["tokens"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t.as_str().map(|s| format!("Bearer {s}")))
+                .collect()
+        })
+        .unwrap_or_default();
+    let repeat = body["repeat"].as_u64().unwrap_or(1);
+    let (mut decisions, mut forwarded) = (0u64, 0u64);
+    for _ in 0..repeat {
+        for auth in &tokens {
+            let headers = [("authorization", auth.as_str())];
+            let gate_req = GateRequest {
+                method: "GET",
+                path: "/rest/v1/todos",
+                headers: &headers,
+            };
+            let verdict = driver::decide(&state.gate, &gate_req).await;
+            decisions += 1;
+            forwarded += u64::from(matches!(verdict.decision, Decision::Forward(_)));
+        }
+    }
+    Response::from_json(&serde_json::json!({ "decisions": decisions, "forwarded": forwarded }))
+}
+
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    if text(&env, "AALGATE_SELFTEST").as_deref() == Some("1")
-        && req.path() == "/__aalgate/selftest/verify"
-    {
-        return selftest(req).await;
+    if text(&env, "AALGATE_SELFTEST").as_deref() == Some("1") {
+        match req.path().as_str() {
+            "/__aalgate/selftest/verify" => return selftest(req).await,
+            "/__aalgate/selftest/decide" => return selftest_decide(req, &env).await,
+            _ => {}
+        }
     }
     let started = micros();
     let state = match state(&env) {

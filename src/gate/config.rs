@@ -10,6 +10,7 @@ use crate::validation::Validation;
 use serde::Deserialize;
 use serde_json::Value;
 use std::fmt;
+use std::sync::Arc;
 
 /// A configuration problem: which field, and what is wrong with it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -320,9 +321,9 @@ pub struct GateConfig {
     /// Verified-token cache bounds.
     pub cache_max_bytes: usize,
     /// User routes followed by the preset, first match wins.
-    pub routes: Vec<RouteRule>,
+    pub routes: Vec<Arc<RouteRule>>,
     /// Requirement for paths no route matches.
-    pub fallback: RouteRule,
+    pub fallback: Arc<RouteRule>,
 }
 
 /// Names of HTTP methods a route may list.
@@ -579,8 +580,10 @@ impl GateConfig {
         if doc.preset {
             routes.extend(super::route::supabase_preset(default_aal));
         }
-        let fallback = RouteRule::protected("fallback", default_aal);
+        let fallback = Arc::new(RouteRule::protected("fallback", default_aal));
         check_mfa_reachable(&routes, doc.preset)?;
+        // Shared, so that a decision holds its rule without copying it.
+        let routes: Vec<Arc<RouteRule>> = routes.into_iter().map(Arc::new).collect();
 
         Ok(GateConfig {
             supabase_url,

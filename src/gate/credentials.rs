@@ -46,7 +46,7 @@ fn key_jwt_role(token: &str) -> Option<String> {
     (legacy_key || role == "service_role").then(|| role.to_owned())
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     None,
     Service,
@@ -83,9 +83,43 @@ fn key_kind(value: &str, max_bytes: usize) -> Option<Kind> {
     }
 }
 
+/// Remembers how bearer and `apikey` values were classified. Classifying a JWT-shaped value decodes
+/// and parses its payload (≈ 5 µs natively, several times that in wasm), and clients send the same
+/// values on every request (supabase-js repeats the anon key in `apikey`; a session reuses its access
+/// token), so this is most of a cached decision's cost. Classification is a pure function of the value,
+/// so remembering it cannot change a verdict.
+#[derive(Default)]
+pub struct ClassificationMemo {
+    seen: std::collections::HashMap<Box<str>, Option<Kind>>,
+}
+
+impl ClassificationMemo {
+    /// Entries kept at most; the memo starts over when full (values are re-derived, never wrong).
+    const MAX_ENTRIES: usize = 512;
+
+    fn kind(&mut self, value: &str, max_bytes: usize) -> Option<Kind> {
+        if !value.contains('.') {
+            return key_kind(value, max_bytes); // `sb_…` keys: a prefix check, nothing to save
+        }
+        if let Some(kind) = self.seen.get(value) {
+            return *kind;
+        }
+        let kind = key_kind(value, max_bytes);
+        if self.seen.len() >= Self::MAX_ENTRIES {
+            self.seen.clear();
+        }
+        self.seen.insert(value.into(), kind);
+        kind
+    }
+}
+
 /// Extracts the request's credentials. `max_bytes` is the token size cap (larger bearers are not
 /// decoded here; they fail verification with `token_too_large`).
-pub fn extract<'r>(req: &Request<'r>, max_bytes: usize) -> Result<Credentials<'r>, Error> {
+pub fn extract<'r>(
+    req: &Request<'r>,
+    max_bytes: usize,
+    memo: &mut ClassificationMemo,
+) -> Result<Credentials<'r>, Error> {
     // Repeated headers arrive either as separate lines or joined with ", " (the fetch `Headers` of
     // every JS runtime joins them). Tokens and keys never contain a comma, so both forms are one
     // signal: conflicting credentials. (S3 SigV4 `Authorization` values do contain commas; only bearer
@@ -109,7 +143,7 @@ pub fn extract<'r>(req: &Request<'r>, max_bytes: usize) -> Result<Credentials<'r
 
     let mut service = false;
     if let Some(key) = apikey {
-        match key_kind(key.trim(), max_bytes) {
+        match memo.kind(key.trim(), max_bytes) {
             Some(Kind::Service) => service = true,
             Some(Kind::None) => {}
             // An unrecognised `apikey` is the upstream's business (it will refuse it); it is not a user.
@@ -132,7 +166,7 @@ pub fn extract<'r>(req: &Request<'r>, max_bytes: usize) -> Result<Credentials<'r
                     "`Authorization: Bearer` has no token",
                 ));
             }
-            match key_kind(bearer, max_bytes) {
+            match memo.kind(bearer, max_bytes) {
                 Some(Kind::Service) => service = true,
                 Some(Kind::None) => {}
                 None => user = Some(bearer),

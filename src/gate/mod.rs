@@ -189,6 +189,8 @@ pub struct Gate {
     /// `None`: asymmetric signatures are checked by the adapter ([`Outcome::VerifySignature`]).
     provider: Option<Box<dyn SignatureProvider>>,
     concluded: HashMap<TokenDigest, Result<VerifiedToken>>,
+    memo: credentials::ClassificationMemo,
+    trace: bool,
 }
 
 struct StoreAt<'a> {
@@ -322,6 +324,8 @@ impl Gate {
                 cache,
                 provider,
                 concluded: HashMap::new(),
+                memo: credentials::ClassificationMemo::default(),
+                trace: false,
             },
             warnings,
         ))
@@ -340,6 +344,12 @@ impl Gate {
             steps: vec![format!("refuse: {} {}", rejection.status, rejection.code)],
             decision: Decision::Reject(rejection),
         }
+    }
+
+    /// Record each step of every decision in [`Verdict::steps`] (for `aalgate explain`; off by default
+    /// because formatting the steps costs allocations on every request).
+    pub fn set_tracing(&mut self, on: bool) {
+        self.trace = on;
     }
 
     /// The configuration.
@@ -365,7 +375,7 @@ impl Gate {
     /// Decides `req` at `now` (seconds since the epoch).
     pub fn decide(&mut self, req: &Request<'_>, now: u64) -> Outcome {
         let mut run = Run {
-            steps: Vec::new(),
+            steps: self.trace.then(Vec::new),
             log: DecisionLog {
                 method: log_method(req.method),
                 ..DecisionLog::default()
@@ -378,21 +388,23 @@ impl Gate {
             Step::Reject(error) => {
                 let rejection = reject_with_cors(&error, &self.config.cors_allow_origin);
                 run.log.code = Some(rejection.code);
-                run.steps.push(format!(
-                    "refuse: {} {} ({})",
-                    rejection.status,
-                    rejection.code,
-                    error.context()
-                ));
+                run.step(|| {
+                    format!(
+                        "refuse: {} {} ({})",
+                        rejection.status,
+                        rejection.code,
+                        error.context()
+                    )
+                });
                 if self.config.mode == Mode::ReportOnly {
-                    run.steps.push("report_only: forwarding anyway".into());
+                    run.step(|| "report_only: forwarding anyway".into());
                     Outcome::Done(self.forward(Identity::Anonymous, Some(rejection), run))
                 } else {
                     run.log.decision = "reject";
                     Outcome::Done(Verdict {
                         decision: Decision::Reject(rejection),
                         log: run.log,
-                        steps: run.steps,
+                        steps: run.steps.unwrap_or_default(),
                     })
                 }
             }
@@ -426,14 +438,16 @@ impl Gate {
                 add("session-id", c.session_id.as_deref());
             }
         }
-        run.steps.push(format!(
-            "forward upstream (inbound {IDENTITY_HEADER_PREFIX}* headers stripped{})",
-            if add_headers.is_empty() {
-                String::new()
-            } else {
-                format!(", {} identity headers added", add_headers.len())
-            }
-        ));
+        run.step(|| {
+            format!(
+                "forward upstream (inbound {IDENTITY_HEADER_PREFIX}* headers stripped{})",
+                if add_headers.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} identity headers added", add_headers.len())
+                }
+            )
+        });
         Verdict {
             decision: Decision::Forward(Forward {
                 identity,
@@ -441,11 +455,11 @@ impl Gate {
                 would_reject,
             }),
             log: run.log,
-            steps: run.steps,
+            steps: run.steps.unwrap_or_default(),
         }
     }
 
-    fn route(&self, method: &str, path: &str) -> &RouteRule {
+    fn route(&self, method: &str, path: &str) -> &Arc<RouteRule> {
         self.config
             .routes
             .iter()
@@ -472,27 +486,32 @@ impl Gate {
             && !has_credentials
         {
             run.log.route = "preflight".into();
-            run.steps.push("CORS preflight: passes unchecked".into());
+            run.step(|| "CORS preflight: passes unchecked".into());
             return Step::Forward(Identity::Anonymous);
         }
         let rule = self.route(&method, &path).clone();
         run.log.route = rule.name.clone();
-        run.steps.push(format!(
-            "route: `{}` ({} {}) matched {} {}",
-            rule.name,
-            pattern_methods(&rule),
-            rule.pattern.as_str(),
-            req.method,
-            path
-        ));
+        run.step(|| {
+            format!(
+                "route: `{}` ({} {}) matched {} {}",
+                rule.name,
+                pattern_methods(&rule),
+                rule.pattern.as_str(),
+                req.method,
+                path
+            )
+        });
         if rule.auth == AuthRequirement::None {
-            run.steps
-                .push("route is exempt (auth = none): passes unchecked".into());
+            run.step(|| "route is exempt (auth = none): passes unchecked".into());
             return Step::Forward(Identity::Anonymous);
         }
 
         // 2. Credentials.
-        let token = match credentials::extract(req, self.config.validation.max_token_bytes) {
+        let token = match credentials::extract(
+            req,
+            self.config.validation.max_token_bytes,
+            &mut self.memo,
+        ) {
             Err(e) => return Step::Reject(e),
             Ok(Credentials::User { service: true, .. }) if !rule.allow_service_keys => {
                 return Step::Reject(Error::new(
@@ -501,10 +520,10 @@ impl Gate {
                 ));
             }
             Ok(Credentials::Service) => {
-                run.steps.push(
+                run.step(|| {
                     "credentials: service key (sb_secret_…, service_role key or S3 access key)"
-                        .into(),
-                );
+                        .into()
+                });
                 return if rule.allow_service_keys {
                     Step::Forward(Identity::Service)
                 } else {
@@ -515,22 +534,22 @@ impl Gate {
                 };
             }
             Ok(Credentials::Anonymous) => {
-                run.steps
-                    .push("credentials: no user (no token, publishable key or anon key)".into());
+                run.step(|| "credentials: no user (no token, publishable key or anon key)".into());
                 return if rule.auth == AuthRequirement::Required {
                     Step::Reject(Error::new(
                         Code::TokenMissing,
                         format!("route `{}` requires a user token", rule.name),
                     ))
                 } else {
-                    run.steps
-                        .push("anonymous request on an auth = optional route: RLS decides".into());
+                    run.step(|| {
+                        "anonymous request on an auth = optional route: RLS decides".into()
+                    });
                     Step::Forward(Identity::Anonymous)
                 };
             }
             Ok(Credentials::User { token, .. }) => token,
         };
-        run.steps.push("credentials: user access token".into());
+        run.step(|| "credentials: user access token".into());
 
         // 3–6. Verification, from the cache when the exact token was verified before.
         let digest = TokenCache::digest(token);
@@ -540,17 +559,18 @@ impl Gate {
         {
             Some(hit) => {
                 run.log.cached = true;
-                run.steps
-                    .push("token: verified before (cache hit; exp and key rechecked)".into());
+                run.step(|| "token: verified before (cache hit; exp and key rechecked)".into());
                 hit
             }
             None => match self.verify_token(token, digest, now) {
                 Ok(v) => {
-                    run.steps.push(format!(
-                        "token: signature and claims verified ({}, aal {})",
-                        v.header().alg(),
-                        v.claims().aal.as_str()
-                    ));
+                    run.step(|| {
+                        format!(
+                            "token: signature and claims verified ({}, aal {})",
+                            v.header().alg(),
+                            v.claims().aal.as_str()
+                        )
+                    });
                     self.cache.insert(digest, Arc::clone(&v), token.len());
                     v
                 }
@@ -563,15 +583,16 @@ impl Gate {
         let (result, facts) = policy::evaluate(&rule, &verified, &self.config, now);
         run.log.enrolled = facts.enrolled;
         if let Some(e) = facts.enrolled {
-            run.steps.push(format!(
-                "enrollment claim `{}` = {e}",
-                self.config.enrollment_claim.join(".")
-            ));
+            run.step(|| {
+                format!(
+                    "enrollment claim `{}` = {e}",
+                    self.config.enrollment_claim.join(".")
+                )
+            });
         }
         match result {
             Ok(()) => {
-                run.steps
-                    .push(format!("policy: route `{}` satisfied", rule.name));
+                run.step(|| format!("policy: route `{}` satisfied", rule.name));
                 Step::Forward(Identity::User(verified))
             }
             Err(e) => Step::Reject(e),
@@ -711,8 +732,17 @@ fn pattern_methods(rule: &RouteRule) -> String {
 }
 
 struct Run {
-    steps: Vec<String>,
+    /// `None` unless tracing: formatting each step costs allocations on every request.
+    steps: Option<Vec<String>>,
     log: DecisionLog,
+}
+
+impl Run {
+    fn step(&mut self, text: impl FnOnce() -> String) {
+        if let Some(steps) = &mut self.steps {
+            steps.push(text());
+        }
+    }
 }
 
 enum Step {
