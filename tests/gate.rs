@@ -747,3 +747,39 @@ fn raw_dot_segments_are_refused_when_they_reach_the_gate() {
         assert_eq!(code(&v), "path_invalid", "{path}");
     }
 }
+
+#[test]
+fn a_signature_verdict_delivered_earlier_is_rechecked_against_the_current_time() {
+    // Two concurrent requests for one token: both get a signature job; the second verdict waits in the
+    // gate. If that token has expired by the time it is used, it must not pass.
+    let key = es256_key(11);
+    let cfg = json!({"supabase_url": URL, "keys": {"jwks": {"keys": [es256_jwk(&key, "k1")]}}, "cache": {"max_entries": 0}});
+    let mut gate = Gate::with_external_signatures(
+        GateConfig::from_json(&cfg.to_string()).unwrap(),
+        Resources::default(),
+    )
+    .unwrap()
+    .0;
+    let t = user_token(&key, "k1", false, "aal1");
+    let Outcome::VerifySignature(job) = decide(&mut gate, &t, NOW) else {
+        panic!("expected a signature job")
+    };
+    gate.signature_checked(job, true, NOW);
+    // supabase_claims() expires at NOW + 3000 (+30 s leeway).
+    assert_eq!(
+        code(&done(decide(&mut gate, &t, NOW + 4000))),
+        "token_expired"
+    );
+    // And a fresh verdict used at once passes.
+    let Outcome::VerifySignature(job) = decide(&mut gate, &t, NOW) else {
+        panic!("expected a signature job")
+    };
+    gate.signature_checked(job, true, NOW);
+    assert_eq!(code(&done(decide(&mut gate, &t, NOW))), "forward");
+    // A false verdict refuses.
+    let Outcome::VerifySignature(job) = decide(&mut gate, &t, NOW) else {
+        panic!("expected a signature job")
+    };
+    gate.signature_checked(job, false, NOW);
+    assert_eq!(code(&done(decide(&mut gate, &t, NOW))), "signature_invalid");
+}

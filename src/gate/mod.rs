@@ -623,7 +623,22 @@ impl Gate {
         now: u64,
     ) -> std::result::Result<Arc<VerifiedToken>, Step> {
         // A verdict the adapter just delivered for this exact token.
-        let result = match self.concluded.remove(&digest) {
+        // A verdict the adapter delivered for this exact token. It may be older than this request (a
+        // concurrent request for the same token delivered it), so the time-dependent claims and the key
+        // are checked again, as on a cache hit.
+        let concluded = self.concluded.remove(&digest).map(|result| {
+            result.and_then(|v| {
+                self.config.validation.check(v.claims(), now)?;
+                if !self.keys.has_fingerprint(v.key_fingerprint(), now) {
+                    return Err(Error::new(
+                        Code::KeyUnknown,
+                        "the key that verified the token is gone",
+                    ));
+                }
+                Ok(v)
+            })
+        });
+        let result = match concluded {
             Some(result) => result,
             None => {
                 let due = self.keys.due(now);
