@@ -80,12 +80,47 @@ pub async fn fetch_jwks(url: &str, timeout_ms: u32) -> Result<(Vec<u8>, Option<u
         .flatten()
         .as_deref()
         .and_then(max_age);
-    let buffer = JsFuture::from(response.array_buffer().map_err(|_| FetchError::Network)?)
-        .await
+    let body = read_capped(&response).await?;
+    Ok((body, max_age))
+}
+
+/// Reads the body chunk by chunk and gives up past [`MAX_JWKS_BYTES`]: a response without
+/// `Content-Length` (chunked) must not be able to make the isolate buffer an unbounded body.
+async fn read_capped(response: &Response) -> Result<Vec<u8>, FetchError> {
+    let Some(stream) = response.body() else {
+        return Ok(Vec::new());
+    };
+    let get = |obj: &JsValue, name: &str| {
+        Reflect::get(obj, &name.into()).map_err(|_| FetchError::Network)
+    };
+    let reader = stream.get_reader();
+    let read: js_sys::Function = get(&reader, "read")?
+        .dyn_into()
         .map_err(|_| FetchError::Network)?;
-    let bytes = Uint8Array::new(&buffer);
-    if bytes.length() as usize > MAX_JWKS_BYTES {
-        return Err(FetchError::TooLarge);
+    let mut out = Vec::new();
+    loop {
+        let promise: js_sys::Promise = read
+            .call0(&reader)
+            .map_err(|_| FetchError::Network)?
+            .dyn_into()
+            .map_err(|_| FetchError::Network)?;
+        let chunk = JsFuture::from(promise)
+            .await
+            .map_err(|_| FetchError::Network)?;
+        if get(&chunk, "done")?.as_bool().unwrap_or(true) {
+            return Ok(out);
+        }
+        let bytes = Uint8Array::new(&get(&chunk, "value")?);
+        if out.len() + bytes.length() as usize > MAX_JWKS_BYTES {
+            // The stream is locked to the reader: cancel through it.
+            if let Ok(cancel) = get(&reader, "cancel").and_then(|f| {
+                f.dyn_into::<js_sys::Function>()
+                    .map_err(|_| FetchError::Network)
+            }) {
+                let _ = cancel.call0(&reader);
+            }
+            return Err(FetchError::TooLarge);
+        }
+        out.extend_from_slice(&bytes.to_vec());
     }
-    Ok((bytes.to_vec(), max_age))
 }

@@ -22,6 +22,12 @@ export async function startUpstream() {
         const send = () => {
           if (jwks.redirect) { res.writeHead(302, { location: jwks.redirect }); return res.end(); }
           res.writeHead(jwks.status, { "content-type": "application/json", "cache-control": jwks.cacheControl });
+          if (jwks.chunked) {
+            // No Content-Length: the body arrives in pieces (Transfer-Encoding: chunked).
+            const half = Math.floor(jwks.body.length / 2);
+            res.write(jwks.body.slice(0, half));
+            return setTimeout(() => res.end(jwks.body.slice(half)), 10);
+          }
           res.end(jwks.body);
         };
         return jwks.delayMs ? setTimeout(send, jwks.delayMs) : send();

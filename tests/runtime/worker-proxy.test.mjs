@@ -152,7 +152,7 @@ function remoteConfig(extra = {}) {
 }
 
 async function withJwks(state, fn) {
-  Object.assign(upstream.jwks, { status: 200, body: JSON.stringify({ keys: [pub(fixtures.keys.issuer)] }), cacheControl: "public, max-age=600", delayMs: 0, redirect: null, hits: 0 }, state);
+  Object.assign(upstream.jwks, { status: 200, body: JSON.stringify({ keys: [pub(fixtures.keys.issuer)] }), cacheControl: "public, max-age=600", delayMs: 0, redirect: null, chunked: false, hits: 0 }, state);
   const w = await startWorker(remoteConfig());
   try {
     await fn(w);
@@ -163,6 +163,12 @@ async function withJwks(state, fn) {
 
 const ask = (w, token) => send(w.url, { path: "/rest/v1/todos", headers: [["authorization", `Bearer ${token}`]] });
 const codeOf = (res) => { try { return JSON.parse(res.body).code; } catch { return null; } };
+
+test("JWKS: a chunked response within the size cap is read whole", async () => {
+  await withJwks({ chunked: true }, async (w) => {
+    assert.equal((await ask(w, tokens.aal2_enrolled)).status, 200);
+  });
+});
 
 test("JWKS: fetched once, then served from cache (max-age)", async () => {
   await withJwks({}, async (w) => {
@@ -190,6 +196,7 @@ for (const [label, state] of [
   ["500", { status: 500 }],
   ["garbage body", { body: "<html>not json</html>" }],
   ["oversized body", { body: JSON.stringify({ keys: [pub(fixtures.keys.issuer)], pad: "x".repeat(70 * 1024) }) }],
+  ["oversized chunked body (no Content-Length)", { chunked: true, body: JSON.stringify({ keys: [pub(fixtures.keys.issuer)], pad: "x".repeat(200 * 1024) }) }],
   ["redirect (not followed)", { redirect: "/auth/v1/elsewhere" }],
   ["timeout", { delayMs: 1500 }],
 ]) {
