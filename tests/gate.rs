@@ -783,3 +783,26 @@ fn a_signature_verdict_delivered_earlier_is_rechecked_against_the_current_time()
     gate.signature_checked(job, false, NOW);
     assert_eq!(code(&done(decide(&mut gate, &t, NOW))), "signature_invalid");
 }
+
+#[test]
+fn escaped_service_role_still_fails_closed() {
+    // `service_role` written with a JSON escape skips the fast classification and is verified as a user
+    // token; the policy refuses the role all the same.
+    let key = es256_key(11);
+    let cfg = json!({"supabase_url": URL, "keys": {"jwks": {"keys": [es256_jwk(&key, "k1")]}}});
+    let mut gate = gate_from(&cfg);
+    let claims = supabase_claims().to_string().replace(
+        "\"role\":\"authenticated\"",
+        "\"role\":\"\\u0073ervice_role\"",
+    );
+    assert!(claims.contains("\\u0073ervice_role"));
+    let t = sign_raw(
+        r#"{"alg":"ES256","kid":"k1"}"#,
+        &claims,
+        &Signer_::Es256(key),
+    );
+    assert_eq!(
+        code(&done(decide(&mut gate, &t, NOW))),
+        "service_key_forbidden"
+    );
+}
