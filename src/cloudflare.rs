@@ -41,7 +41,13 @@ fn text(env: &Env, name: &str) -> Option<String> {
 
 /// Builds the gate from the Worker's environment.
 fn load(env: &Env) -> std::result::Result<State, ConfigError> {
-    let mut doc = match text(env, "AALGATE_CONFIG") {
+    // Wrangler allows object-valued vars: accept them as the same document rather than ignoring them.
+    let config_text = text(env, "AALGATE_CONFIG").or_else(|| {
+        env.object_var::<serde_json::Value>("AALGATE_CONFIG")
+            .ok()
+            .map(|v| v.to_string())
+    });
+    let mut doc = match config_text {
         Some(json) => serde_json::from_str::<serde_json::Value>(&json)
             .map_err(|e| ConfigError::new("AALGATE_CONFIG", format!("is not valid JSON: {e}")))?,
         // Only SUPABASE_URL: the headline rule, on.
@@ -92,6 +98,9 @@ fn load(env: &Env) -> std::result::Result<State, ConfigError> {
             format!("names the secret `{secret_name}`, which is not set"),
         ));
     }
+    if text(env, "AALGATE_SELFTEST").as_deref() == Some("1") {
+        web_sys::console::warn_1(&"aalgate: AALGATE_SELFTEST=1 exposes test endpoints under /__aalgate/selftest/; never set it in production".into());
+    }
     let upstream = config.supabase_url.clone();
     let (gate, warnings) = Gate::with_external_signatures(config, resources)?;
     for w in warnings {
@@ -141,41 +150,67 @@ const HOP_BY_HOP: [&str; 8] = [
     "upgrade",
 ];
 
-async fn proxy(state: &State, req: &Request, url: &worker::Url, fwd: &Forward) -> Result<Response> {
+/// The request headers that will be forwarded: without hop-by-hop headers (the fixed list and those
+/// named in `Connection`, except the Upgrade/Connection pair of a WebSocket upgrade), `Host`, and
+/// identity headers. The gate decides on exactly this list, so a header it saw always reaches the
+/// upstream and a header the upstream gets was always seen (`Connection: authorization` cannot make
+/// the gate check a token the upstream never receives).
+fn forwardable_headers(entries: Vec<(String, String)>) -> Vec<(String, String)> {
+    let websocket = entries
+        .iter()
+        .any(|(n, v)| n.eq_ignore_ascii_case("upgrade") && v.eq_ignore_ascii_case("websocket"));
+    let listed: Vec<String> = entries
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
+        .flat_map(|(_, v)| {
+            v.split(',')
+                .map(|t| t.trim().to_ascii_lowercase())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    entries
+        .into_iter()
+        .filter(|(name, _)| {
+            let lower = name.to_ascii_lowercase();
+            let hop = HOP_BY_HOP.contains(&lower.as_str()) || listed.contains(&lower);
+            let keep_for_ws = websocket && (lower == "upgrade" || lower == "connection");
+            !((hop && !keep_for_ws)
+                || Forward::strips(&lower)
+                || lower == "host"
+                || CLIENT_IP_HEADERS.contains(&lower.as_str()))
+        })
+        .collect()
+}
+
+/// Client-address headers a client could forge; the Worker sets its own from `CF-Connecting-IP`.
+const CLIENT_IP_HEADERS: [&str; 4] = [
+    "x-forwarded-for",
+    "x-real-ip",
+    "forwarded",
+    "sb-forwarded-for",
+];
+
+async fn proxy(
+    state: &State,
+    req: &Request,
+    url: &worker::Url,
+    forwarded: &[(String, String)],
+    fwd: &Forward,
+) -> Result<Response> {
     let inner = req.inner();
     let incoming = inner.headers();
-    let websocket = incoming
-        .get("upgrade")?
-        .is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
-    let listed: Vec<String> = incoming
-        .get("connection")?
-        .map(|c| {
-            c.split(',')
-                .map(|t| t.trim().to_ascii_lowercase())
-                .collect()
-        })
-        .unwrap_or_default();
     let headers = web_sys::Headers::new()?;
-    for (name, value) in req.headers().entries() {
-        let lower = name.to_ascii_lowercase();
-        let hop = HOP_BY_HOP.contains(&lower.as_str()) || listed.contains(&lower);
-        // A WebSocket upgrade needs its Upgrade/Connection headers to reach the upstream.
-        let keep_for_ws = websocket && (lower == "upgrade" || lower == "connection");
-        if (hop && !keep_for_ws) || Forward::strips(&lower) || lower == "host" {
-            continue;
-        }
-        headers.append(&name, &value)?;
+    for (name, value) in forwarded {
+        headers.append(name, value)?;
     }
     for (name, value) in &fwd.add_headers {
         headers.set(name, value)?;
     }
-    let client_ip = incoming.get("cf-connecting-ip")?;
-    if let Some(ip) = client_ip {
-        let xff = match incoming.get("x-forwarded-for")? {
-            Some(prev) => format!("{prev}, {ip}"),
-            None => ip,
-        };
-        headers.set("x-forwarded-for", &xff)?;
+    // The client's address as Cloudflare saw it; `Sb-Forwarded-For` is what Supabase Auth reads for
+    // rate limits behind a proxy (when the project enables it).
+    if let Some(ip) = incoming.get("cf-connecting-ip")? {
+        headers.set("x-forwarded-for", &ip)?;
+        headers.set("sb-forwarded-for", &ip)?;
     }
     headers.set("x-forwarded-proto", url.scheme())?;
     if let Some(host) = url.host_str() {
@@ -189,15 +224,20 @@ async fn proxy(state: &State, req: &Request, url: &worker::Url, fwd: &Forward) -
     init.set_method(&inner.method());
     init.set_headers(&headers);
     init.set_redirect(web_sys::RequestRedirect::Manual);
-    // The body is streamed as-is: never buffered, never read.
-    if let Some(body) = inner.body() {
-        init.set_body(&body);
+    // The body is streamed as-is: never buffered, never read. GET and HEAD cannot carry one in fetch.
+    let method = inner.method();
+    if method != "GET" && method != "HEAD" {
+        if let Some(body) = inner.body() {
+            init.set_body(&body);
+        }
     }
     let target = match url.query() {
         Some(q) => format!("{}{}?{q}", state.upstream, url.path()),
         None => format!("{}{}", state.upstream, url.path()),
     };
-    let upstream_req = web_sys::Request::new_with_str_and_init(&target, &init)?;
+    let Ok(upstream_req) = web_sys::Request::new_with_str_and_init(&target, &init) else {
+        return respond(&wire::upstream_unreachable());
+    };
     match JsFuture::from(global_fetch(&upstream_req)).await {
         Ok(resp) => Ok(Response::from(resp.unchecked_into::<web_sys::Response>())),
         Err(_) => respond(&wire::upstream_unreachable()),
@@ -216,16 +256,21 @@ fn log(verdict: &Verdict, started: Option<f64>) {
 /// batch of raw signatures through the same path the gate uses (core shape checks, then WebCrypto), so
 /// the public vectors can be replayed inside workerd.
 async fn selftest(mut req: Request) -> Result<Response> {
-    let cases: Vec<serde_json::Value> = req.json().await?;
+    let mut cases: Vec<serde_json::Value> = req.json().await?;
+    cases.truncate(10_000);
     let mut verdicts = Vec::with_capacity(cases.len());
     for case in cases {
         let verdict = match crate::keys::import_jwk(&case["jwk"]) {
             Err(_) => serde_json::Value::Null,
             Ok(entry) => {
                 let hex = |k: &str| -> Vec<u8> {
-                    let s = case[k].as_str().unwrap_or("");
-                    (0..s.len() / 2)
-                        .filter_map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok())
+                    let s = case[k].as_str().unwrap_or("").as_bytes();
+                    s.chunks(2)
+                        .filter_map(|pair| {
+                            std::str::from_utf8(pair)
+                                .ok()
+                                .and_then(|p| u8::from_str_radix(p, 16).ok())
+                        })
                         .collect()
                 };
                 let (msg, sig) = (hex("msg"), hex("sig"));
@@ -268,10 +313,12 @@ async fn selftest_decide(mut req: Request, env: &Env) -> Result<Response> {
                 .collect()
         })
         .unwrap_or_default();
-    let repeat = body["repeat"].as_u64().unwrap_or(1);
+    // Bounded: a mistakenly enabled test endpoint must not become a CPU sink.
+    let repeat = body["repeat"].as_u64().unwrap_or(1).min(10_000);
+    let tokens = &tokens[..tokens.len().min(10_000)];
     let (mut decisions, mut forwarded) = (0u64, 0u64);
     for _ in 0..repeat {
-        for auth in &tokens {
+        for auth in tokens {
             let headers = [("authorization", auth.as_str())];
             let gate_req = GateRequest {
                 method: "GET",
@@ -301,7 +348,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         Err(e) => return respond(&wire::config_error(&e)),
     };
     let url = req.url()?;
-    let headers: Vec<(String, String)> = req.headers().entries().collect();
+    let headers = forwardable_headers(req.headers().entries().collect());
     let refs: Vec<(&str, &str)> = headers
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
@@ -316,6 +363,6 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     log(&verdict, started);
     match &verdict.decision {
         Decision::Reject(r) => respond(r),
-        Decision::Forward(f) => proxy(&state, &req, &url, f).await,
+        Decision::Forward(f) => proxy(&state, &req, &url, &headers, f).await,
     }
 }

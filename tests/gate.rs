@@ -806,3 +806,27 @@ fn escaped_service_role_still_fails_closed() {
         "service_key_forbidden"
     );
 }
+
+#[test]
+fn identity_header_variants_are_stripped() {
+    use aalgate::gate::Forward;
+    for name in [
+        "x-aalgate-user-id",
+        "X-AALGATE-ROLE",
+        "x-aalgate_user-id",
+        "x_aalgate_user_id",
+        "x-aalgate",
+        "X_AalGate-Aal",
+    ] {
+        assert!(Forward::strips(name), "{name}");
+    }
+    for name in [
+        "x-aalgatex",
+        "x-aal",
+        "aalgate-user-id",
+        "x-aalgat",
+        "authorization",
+    ] {
+        assert!(!Forward::strips(name), "{name}");
+    }
+}

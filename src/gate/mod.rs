@@ -87,10 +87,17 @@ pub struct Forward {
 
 impl Forward {
     /// Whether an inbound header must be removed before forwarding.
+    ///
+    /// `_` counts as `-` (CGI-style upstreams read `x-aalgate_user-id` as `X-AALGATE-USER-ID`), and the
+    /// bare name `x-aalgate` is stripped too.
     pub fn strips(name: &str) -> bool {
-        name.as_bytes()
-            .get(..IDENTITY_HEADER_PREFIX.len())
-            .is_some_and(|p| p.eq_ignore_ascii_case(IDENTITY_HEADER_PREFIX.as_bytes()))
+        let stem = IDENTITY_HEADER_PREFIX.trim_end_matches('-').as_bytes();
+        let bytes = name.as_bytes();
+        let same =
+            |a: u8, b: u8| a.eq_ignore_ascii_case(&b) || (matches!(a, b'-' | b'_') && b == b'-');
+        bytes.len() >= stem.len()
+            && bytes.iter().zip(stem).all(|(a, b)| same(*a, *b))
+            && matches!(bytes.get(stem.len()), None | Some(b'-' | b'_'))
     }
 }
 

@@ -69,6 +69,63 @@ test("Host is rewritten, X-Forwarded-* set, identity headers stripped and (when 
   }
 });
 
+test("the gate decides on exactly the headers the upstream receives", async () => {
+  const w = await startWorker(inlineConfig());
+  try {
+    const sigv4 = "AWS4-HMAC-SHA256 Credential=k/20261101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=abc";
+    // `Connection: x-amz-security-token` would drop the user token on the way out: the gate must judge
+    // the access-key signature the upstream will actually get.
+    const res = await send(w.url, { path: "/storage/v1/s3/avatars", headers: [["authorization", sigv4], ["x-amz-security-token", tokens.aal2_enrolled], ["connection", "x-amz-security-token"]] });
+    assert.equal(res.status, 403);
+    assert.equal(JSON.parse(res.body).code, "service_key_forbidden");
+    const before = upstream.received.length;
+    const res2 = await send(w.url, { path: "/functions/v1/private-thing", headers: [["authorization", `Bearer ${tokens.aal1_enrolled}`], ["connection", "authorization"]] });
+    assert.equal(res2.status, 200, "without the dropped header this is an anonymous request, and it arrives as one");
+    const seen = upstream.received.at(-1);
+    assert.equal(upstream.received.length, before + 1);
+    assert.equal(seen.headers.authorization, undefined);
+  } finally {
+    await w.close();
+  }
+});
+
+test("identity-header look-alikes and client address headers never reach the upstream", async () => {
+  const w = await startWorker(inlineConfig());
+  try {
+    const res = await send(w.url, { path: "/rest/v1/todos", headers: [["x-aalgate_user-id", "spoofed"], ["x-aalgate", "spoofed"], ["x-forwarded-for", "6.6.6.6"], ["sb-forwarded-for", "6.6.6.6"], ["x-real-ip", "6.6.6.6"]] });
+    assert.equal(res.status, 200);
+    const seen = upstream.received.at(-1).headers;
+    for (const h of ["x-aalgate_user-id", "x-aalgate", "x-real-ip"]) assert.equal(seen[h], undefined, h);
+    // The address comes from CF-Connecting-IP only (what Cloudflare saw), never from the client.
+    for (const h of ["x-forwarded-for", "sb-forwarded-for"]) assert.ok(!(seen[h] ?? "").includes("6.6.6.6"), h);
+    assert.equal(seen["sb-forwarded-for"], seen["x-forwarded-for"]);
+  } finally {
+    await w.close();
+  }
+});
+
+test("GET with a body is forwarded without it (fetch cannot send one), not a runtime error", async () => {
+  const w = await startWorker(inlineConfig());
+  try {
+    const res = await send(w.url, { method: "GET", path: "/rest/v1/todos", headers: [["content-type", "application/json"]], body: "{\"x\":1}" });
+    assert.equal(res.status, 200);
+  } finally {
+    await w.close();
+  }
+});
+
+test("AALGATE_CONFIG given as a JSON object (not a string) is used, not ignored", async () => {
+  const config = { supabase_url: upstream.url, routes: [{ path: "/functions/v1/members-only", auth: "required" }], keys: { jwks: { keys: [pub(fixtures.keys.issuer)] } } };
+  const w = await startWorker({ AALGATE_CONFIG: config });
+  try {
+    const res = await send(w.url, { path: "/functions/v1/members-only" });
+    assert.equal(res.status, 401);
+    assert.equal(JSON.parse(res.body).code, "token_missing");
+  } finally {
+    await w.close();
+  }
+});
+
 test("refusals never reach the upstream and carry CORS headers", async () => {
   const w = await startWorker(inlineConfig());
   try {
