@@ -147,6 +147,15 @@ fn gate_from(cfg: &Value) -> Gate {
     .0
 }
 
+/// A remote-JWKS gate that has just fetched a JWKS holding `key` as "k1" (max-age 600) at `NOW`.
+fn gate_with_fetched_key(key: &p256::ecdsa::SigningKey) -> Gate {
+    let mut gate = remote_gate();
+    gate.keys_mut()
+        .fetched(JWKS_URL, &jwks_of(&[es256_jwk(key, "k1")]), Some(600), NOW)
+        .unwrap();
+    gate
+}
+
 fn remote_gate() -> Gate {
     let cfg = GateConfig::from_json(
         &json!({"supabase_url": URL, "require_aal2_for_enrolled": true}).to_string(),
@@ -279,10 +288,7 @@ fn unknown_kid_refetches_at_most_once_per_cooldown() {
 #[test]
 fn keys_expire_with_max_age_and_stale_keys_serve_while_the_endpoint_fails() {
     let key = es256_key(11);
-    let mut gate = remote_gate();
-    gate.keys_mut()
-        .fetched(JWKS_URL, &jwks_of(&[es256_jwk(&key, "k1")]), Some(600), NOW)
-        .unwrap();
+    let mut gate = gate_with_fetched_key(&key);
     let fresh = user_token(&key, "k1", false, "aal1");
     // Cache-Control max-age 600: a token not seen before, at NOW+600, first refreshes the keys.
     let mut c = supabase_claims();
@@ -340,10 +346,7 @@ fn garbage_or_oversized_jwks_counts_as_a_failure() {
 #[test]
 fn token_cache_hits_skip_verification_but_never_policy() {
     let key = es256_key(11);
-    let mut gate = remote_gate();
-    gate.keys_mut()
-        .fetched(JWKS_URL, &jwks_of(&[es256_jwk(&key, "k1")]), Some(600), NOW)
-        .unwrap();
+    let mut gate = gate_with_fetched_key(&key);
     let t = user_token(&key, "k1", true, "aal1");
     let first = done(decide(&mut gate, &t, NOW));
     assert_eq!(code(&first), "aal2_required");
@@ -602,10 +605,7 @@ fn config_refuses_patterns_that_could_never_match() {
 #[test]
 fn unknown_kid_bursts_cause_one_fetch_per_cooldown() {
     let key = es256_key(11);
-    let mut gate = remote_gate();
-    gate.keys_mut()
-        .fetched(JWKS_URL, &jwks_of(&[es256_jwk(&key, "k1")]), Some(600), NOW)
-        .unwrap();
+    let mut gate = gate_with_fetched_key(&key);
     let mut fetches = 0;
     for i in 0..1000 {
         let t = user_token(&key, &format!("random-{i}"), false, "aal1");
@@ -620,10 +620,7 @@ fn unknown_kid_bursts_cause_one_fetch_per_cooldown() {
 #[test]
 fn refreshing_expired_keys_lets_concurrent_requests_use_the_stale_ones() {
     let key = es256_key(11);
-    let mut gate = remote_gate();
-    gate.keys_mut()
-        .fetched(JWKS_URL, &jwks_of(&[es256_jwk(&key, "k1")]), Some(600), NOW)
-        .unwrap();
+    let mut gate = gate_with_fetched_key(&key);
     let a = user_token(&key, "k1", false, "aal1");
     let mut c = supabase_claims();
     c["mfa_enrolled"] = json!(false);
@@ -702,10 +699,7 @@ fn odd_header_names_and_methods_are_harmless() {
     assert!(!aalgate::gate::Forward::strips("x-aalgate\u{e9}"));
     assert!(!aalgate::gate::Forward::strips("é"));
     let key = es256_key(11);
-    let mut gate = remote_gate();
-    gate.keys_mut()
-        .fetched(JWKS_URL, &jwks_of(&[es256_jwk(&key, "k1")]), Some(600), NOW)
-        .unwrap();
+    let mut gate = gate_with_fetched_key(&key);
     let auth = format!("Bearer {}", user_token(&key, "k1", false, "aal1"));
     let headers = [("authorization", auth.as_str())];
     let v = done(gate.decide(
@@ -725,10 +719,7 @@ fn raw_dot_segments_are_refused_when_they_reach_the_gate() {
     // JS runtimes resolve `..` and `%2e%2e` while parsing the URL, so these only reach the gate through
     // the native API (and the CLI); there they are refused rather than guessed at.
     let key = es256_key(11);
-    let mut gate = remote_gate();
-    gate.keys_mut()
-        .fetched(JWKS_URL, &jwks_of(&[es256_jwk(&key, "k1")]), Some(600), NOW)
-        .unwrap();
+    let mut gate = gate_with_fetched_key(&key);
     let auth = format!("Bearer {}", user_token(&key, "k1", true, "aal1"));
     let headers = [("authorization", auth.as_str())];
     for path in [

@@ -235,13 +235,7 @@ impl KeyStore {
         }
         match found.as_slice() {
             [one] => Ok(*one),
-            [] => Err(Error::new(
-                Code::KeyUnknown,
-                match kid {
-                    Some(_) => format!("no {alg} key has the token's `kid`"),
-                    None => format!("no {alg} key is configured"),
-                },
-            )),
+            [] => Err(crate::keys::set::key_unknown(alg, kid)),
             _ => Err(Error::new(
                 Code::KeyAmbiguous,
                 format!("several issuers have a {alg} key for this token"),

@@ -6,7 +6,7 @@
 
 mod jwk;
 mod secret;
-mod set;
+pub(crate) mod set;
 
 pub use jwk::{import_jwk, import_oct_jwk, KeyProblem};
 pub use secret::{HmacSecret, MIN_HMAC_SECRET_BYTES};

@@ -7,6 +7,17 @@ use crate::error::{Code, Error, Result};
 use crate::json;
 use serde_json::Value;
 
+/// The `key_unknown` refusal, worded by whether the token named a key.
+pub(crate) fn key_unknown(alg: Algorithm, kid: Option<&str>) -> Error {
+    Error::new(
+        Code::KeyUnknown,
+        match kid {
+            Some(_) => format!("no {alg} key has the token's `kid`"),
+            None => format!("no {alg} key is configured"),
+        },
+    )
+}
+
 /// A JWKS member that was not imported, and why. Kept so operators can see it (CLI, logs).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SkippedKey {
@@ -97,13 +108,7 @@ impl KeySet {
         }
         match candidates.as_slice() {
             [one] => Ok(one),
-            [] => Err(Error::new(
-                Code::KeyUnknown,
-                match kid {
-                    Some(_) => format!("no {alg} key has the token's `kid`"),
-                    None => format!("no {alg} key in the key set"),
-                },
-            )),
+            [] => Err(key_unknown(alg, kid)),
             _ => Err(Error::new(
                 Code::KeyAmbiguous,
                 match kid {
