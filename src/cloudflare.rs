@@ -5,15 +5,14 @@
 //! keys as the TOML file), `SUPABASE_JWT_SECRET` (legacy HS256 projects). The gate is built once per
 //! isolate; a bad configuration answers every request with a 500 naming the problem.
 
-use crate::gate::config::{ConfigError, GateConfig};
-use crate::gate::{Decision, Forward, Gate, Request as GateRequest, Resources, Verdict};
-use crate::wasm::{driver, micros};
+use crate::gate::config::ConfigError;
+use crate::gate::forwarding::forwardable_headers;
+use crate::gate::{Decision, Forward, Gate, Request as GateRequest, Verdict};
+use crate::wasm::http::{self, Inbound};
+use crate::wasm::{driver, micros, setup};
 use crate::wire::{self, Rejection};
 use std::cell::RefCell;
 use std::rc::Rc;
-use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 use worker::{event, Context, Env, Request, Response, Result};
 
 struct State {
@@ -25,12 +24,6 @@ thread_local! {
     static STATE: RefCell<Option<std::result::Result<Rc<State>, ConfigError>>> = const { RefCell::new(None) };
 }
 
-#[wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_name = fetch)]
-    fn global_fetch(input: &web_sys::Request) -> js_sys::Promise;
-}
-
 fn text(env: &Env, name: &str) -> Option<String> {
     env.var(name)
         .map(|v| v.to_string())
@@ -39,7 +32,7 @@ fn text(env: &Env, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// Builds the gate from the Worker's environment.
+/// Builds the gate from the Worker's environment (the rules are shared with the portable module).
 fn load(env: &Env) -> std::result::Result<State, ConfigError> {
     // Wrangler allows object-valued vars: accept them as the same document rather than ignoring them.
     let config_text = text(env, "AALGATE_CONFIG").or_else(|| {
@@ -47,68 +40,18 @@ fn load(env: &Env) -> std::result::Result<State, ConfigError> {
             .ok()
             .map(|v| v.to_string())
     });
-    let mut doc = match config_text {
-        Some(json) => serde_json::from_str::<serde_json::Value>(&json)
-            .map_err(|e| ConfigError::new("AALGATE_CONFIG", format!("is not valid JSON: {e}")))?,
-        // Only SUPABASE_URL: the headline rule, on.
-        None => serde_json::json!({ "require_aal2_for_enrolled": true }),
-    };
-    let object = doc
-        .as_object_mut()
-        .ok_or_else(|| ConfigError::new("AALGATE_CONFIG", "must be a JSON object"))?;
-    if let Some(url) = text(env, "SUPABASE_URL") {
-        match object.get("supabase_url").and_then(|v| v.as_str()) {
-            Some(existing) if existing.trim_end_matches('/') != url.trim_end_matches('/') => {
-                return Err(ConfigError::new(
-                    "supabase_url",
-                    "AALGATE_CONFIG and SUPABASE_URL name different projects",
-                ))
-            }
-            _ => {
-                object.insert("supabase_url".into(), url.into());
-            }
-        }
-    }
-    let config = GateConfig::from_json(&doc.to_string())?;
-    if let Some(i) = config.issuers.iter().position(|i| i.jwks_file.is_some()) {
-        let field = if i == 0 {
-            "keys.jwks_file".to_owned()
-        } else {
-            format!("keys.extra_issuers[{}].jwks_file", i - 1)
-        };
-        return Err(ConfigError::new(
-            field,
-            "files cannot be read in a Worker; give the JWKS inline (`jwks`) or a `jwks_url`",
-        ));
-    }
-    let secret_name = config
-        .hs256_secret_env
-        .clone()
-        .unwrap_or_else(|| "SUPABASE_JWT_SECRET".into());
-    if config.hs256_secret_file.is_some() {
-        return Err(ConfigError::new("keys.hs256_secret_file", "files cannot be read in a Worker; use a secret (`wrangler secret put SUPABASE_JWT_SECRET`)"));
-    }
-    let resources = Resources {
-        hs256_secret: text(env, &secret_name).map(String::into_bytes),
-        jwks_files: Vec::new(),
-    };
-    if config.hs256_secret_env.is_some() && resources.hs256_secret.is_none() {
-        return Err(ConfigError::new(
-            "keys.hs256_secret_env",
-            format!("names the secret `{secret_name}`, which is not set"),
-        ));
-    }
     if text(env, "AALGATE_SELFTEST").as_deref() == Some("1") {
         web_sys::console::warn_1(&"aalgate: AALGATE_SELFTEST=1 exposes test endpoints under /__aalgate/selftest/; never set it in production".into());
     }
-    let upstream = config.supabase_url.clone();
-    let (gate, warnings) = Gate::with_external_signatures(config, resources)?;
-    for w in warnings {
+    let loaded = setup::load(config_text.as_deref(), "AALGATE_CONFIG", &|name| {
+        text(env, name)
+    })?;
+    for w in loaded.warnings {
         web_sys::console::warn_1(&format!("aalgate: {w}").into());
     }
     Ok(State {
-        gate: RefCell::new(gate),
-        upstream,
+        gate: RefCell::new(loaded.gate),
+        upstream: loaded.upstream,
     })
 }
 
@@ -127,68 +70,8 @@ fn state(env: &Env) -> std::result::Result<Rc<State>, ConfigError> {
 }
 
 fn respond(r: &Rejection) -> Result<Response> {
-    let headers = web_sys::Headers::new()?;
-    for (n, v) in &r.headers {
-        headers.set(n, v)?;
-    }
-    let init = web_sys::ResponseInit::new();
-    init.set_status(r.status);
-    init.set_headers(&headers);
-    let resp = web_sys::Response::new_with_opt_str_and_init(Some(&r.body.to_string()), &init)?;
-    Ok(Response::from(resp))
+    Ok(Response::from(http::refusal(r)?))
 }
-
-/// Headers that belong to one connection, not to the request (RFC 9110 §7.6.1).
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
-
-/// The request headers that will be forwarded: without hop-by-hop headers (the fixed list and those
-/// named in `Connection`, except the Upgrade/Connection pair of a WebSocket upgrade), `Host`, and
-/// identity headers. The gate decides on exactly this list, so a header it saw always reaches the
-/// upstream and a header the upstream gets was always seen (`Connection: authorization` cannot make
-/// the gate check a token the upstream never receives).
-fn forwardable_headers(entries: Vec<(String, String)>) -> Vec<(String, String)> {
-    let websocket = entries
-        .iter()
-        .any(|(n, v)| n.eq_ignore_ascii_case("upgrade") && v.eq_ignore_ascii_case("websocket"));
-    let listed: Vec<String> = entries
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
-        .flat_map(|(_, v)| {
-            v.split(',')
-                .map(|t| t.trim().to_ascii_lowercase())
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    entries
-        .into_iter()
-        .filter(|(name, _)| {
-            let lower = name.to_ascii_lowercase();
-            let hop = HOP_BY_HOP.contains(&lower.as_str()) || listed.contains(&lower);
-            let keep_for_ws = websocket && (lower == "upgrade" || lower == "connection");
-            !((hop && !keep_for_ws)
-                || Forward::strips(&lower)
-                || lower == "host"
-                || CLIENT_IP_HEADERS.contains(&lower.as_str()))
-        })
-        .collect()
-}
-
-/// Client-address headers a client could forge; the Worker sets its own from `CF-Connecting-IP`.
-const CLIENT_IP_HEADERS: [&str; 4] = [
-    "x-forwarded-for",
-    "x-real-ip",
-    "forwarded",
-    "sb-forwarded-for",
-];
 
 async fn proxy(
     state: &State,
@@ -197,51 +80,21 @@ async fn proxy(
     forwarded: &[(String, String)],
     fwd: &Forward,
 ) -> Result<Response> {
-    let inner = req.inner();
-    let incoming = inner.headers();
-    let headers = web_sys::Headers::new()?;
-    for (name, value) in forwarded {
-        headers.append(name, value)?;
-    }
-    for (name, value) in &fwd.add_headers {
-        headers.set(name, value)?;
-    }
-    // The client's address as Cloudflare saw it; `Sb-Forwarded-For` is what Supabase Auth reads for
-    // rate limits behind a proxy (when the project enables it).
-    if let Some(ip) = incoming.get("cf-connecting-ip")? {
-        headers.set("x-forwarded-for", &ip)?;
-        headers.set("sb-forwarded-for", &ip)?;
-    }
-    headers.set("x-forwarded-proto", url.scheme())?;
-    if let Some(host) = url.host_str() {
-        let host = match url.port() {
-            Some(p) => format!("{host}:{p}"),
-            None => host.to_owned(),
-        };
-        headers.set("x-forwarded-host", &host)?;
-    }
-    let init = web_sys::RequestInit::new();
-    init.set_method(&inner.method());
-    init.set_headers(&headers);
-    init.set_redirect(web_sys::RequestRedirect::Manual);
-    // The body is streamed as-is: never buffered, never read. GET and HEAD cannot carry one in fetch.
-    let method = inner.method();
-    if method != "GET" && method != "HEAD" {
-        if let Some(body) = inner.body() {
-            init.set_body(&body);
-        }
-    }
-    let target = match url.query() {
-        Some(q) => format!("{}{}?{q}", state.upstream, url.path()),
-        None => format!("{}{}", state.upstream, url.path()),
+    let host = match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        (None, _) => String::new(),
     };
-    let Ok(upstream_req) = web_sys::Request::new_with_str_and_init(&target, &init) else {
-        return respond(&wire::upstream_unreachable());
+    let inbound = Inbound {
+        scheme: url.scheme(),
+        host: &host,
+        path: url.path(),
+        query: url.query(),
+        // Set by Cloudflare's edge; a client cannot choose it.
+        client_ip: req.headers().get("cf-connecting-ip")?,
     };
-    match JsFuture::from(global_fetch(&upstream_req)).await {
-        Ok(resp) => Ok(Response::from(resp.unchecked_into::<web_sys::Response>())),
-        Err(_) => respond(&wire::upstream_unreachable()),
-    }
+    let resp = http::forward(&state.upstream, req.inner(), &inbound, forwarded, fwd).await?;
+    Ok(Response::from(resp))
 }
 
 fn log(verdict: &Verdict, started: Option<f64>) {

@@ -29,6 +29,8 @@ pub mod wire;
 pub mod cli;
 #[cfg(feature = "cloudflare")]
 mod cloudflare;
+#[cfg(feature = "js")]
+pub mod js;
 #[cfg(feature = "wasm")]
 pub mod wasm;
 

@@ -12,6 +12,7 @@
 pub mod cache;
 pub mod config;
 pub mod credentials;
+pub mod forwarding;
 pub mod keystore;
 pub mod policy;
 pub mod route;

@@ -4,6 +4,8 @@
 
 pub mod driver;
 pub mod fetch;
+pub mod http;
+pub mod setup;
 pub mod webcrypto;
 
 /// Seconds since the epoch from the runtime's clock (`Date.now()`).

@@ -4,6 +4,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import crypto from "node:crypto";
+import { Buffer } from "node:buffer";
+import { send } from "./send.mjs";
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 export const fixtures = JSON.parse(fs.readFileSync(path.join(here, "../conformance/fixtures.json"), "utf8"));
@@ -101,4 +103,42 @@ export function check(c, observed) {
     }
   }
   return problems;
+}
+
+/**
+ * Runs the whole table against a front door: `urlFor(configName)` gives the base URL serving that
+ * fixture config; `upstream` is the stand-in that records what arrived. Returns the mismatches.
+ */
+export async function runTable({ urlFor, upstream, tokens, logsFor = () => [] }) {
+  const failures = [];
+  for (const [i, c] of cases.entries()) {
+    const config = c.config ?? "main";
+    const marker = `${Date.now()}-${i}`;
+    const headers = [...caseHeaders(c, tokens), ["x-conformance-case", marker]];
+    let res;
+    try {
+      res = await send(urlFor(config), { method: c.method.toUpperCase(), path: c.path, query: c.query, headers });
+    } catch (err) {
+      failures.push(`${c.name}: request failed (${err.message}); log tail: ${logsFor(config).slice(-3).join(" | ")}`);
+      continue;
+    }
+    const arrived = upstream.received.find((r) => r.headers?.["x-conformance-case"] === marker);
+    let code = null;
+    try { code = JSON.parse(res.body.toString()).code ?? null; } catch {}
+    const observed = {
+      forwarded: Boolean(arrived),
+      status: res.status,
+      code: arrived ? null : code,
+      wwwAuthenticate: res.headers["www-authenticate"],
+      upstreamHeaders: arrived?.headers,
+    };
+    const problems = check(c, observed);
+    if (problems.length) failures.push(`${c.name}: ${problems.join("; ")}`);
+  }
+  return failures;
+}
+
+/** The fixture configs pointed at a local stand-in upstream. */
+export function localConfigs(upstreamUrl) {
+  return Object.fromEntries(Object.entries(fixtures.configs).map(([n, c]) => [n, { ...c, supabase_url: upstreamUrl }]));
 }

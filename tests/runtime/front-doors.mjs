@@ -1,7 +1,5 @@
 // Starting the built front doors for tests: the Worker in real workerd (through Miniflare's API, which
-// runs the workerd binary from npm) and raw HTTP requests to it (node:http, so paths and repeated
-// headers arrive exactly as written).
-import http from "node:http";
+// runs the workerd binary from npm), and the portable module inside a JavaScript Worker or in Node.
 import path from "node:path";
 import { Miniflare, Log, LogLevel } from "miniflare";
 
@@ -28,27 +26,50 @@ export async function startWorker(bindings, { port } = {}) {
   return { url: url.toString().replace(/\/$/, ""), logs, close: () => mf.dispose() };
 }
 
-/** One raw HTTP request. `headers` is a list of [name, value] pairs; repeated names are sent as repeated lines. */
-export function send(base, { method = "GET", path: p, query, headers = [], body }) {
-  const target = new URL(base);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: target.hostname,
-        port: target.port,
-        method,
-        agent: false,
-        path: query ? `${p}?${query}` : p,
-        // The array form sends repeated names as repeated lines, and adds no defaults: Host goes in by hand.
-        headers: [["host", target.host], ...headers].flat(),
-      },
-      (res) => {
-        const chunks = [];
-        res.on("data", (c) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
-      },
-    );
-    req.on("error", reject);
-    if (body) req.end(body); else req.end();
+export { send } from "./send.mjs";
+
+/**
+ * Bundles examples/js-worker (a JavaScript Worker importing the portable module by name) the way
+ * wrangler would, and starts it in workerd. The bundle sits in build/ so that the wasm import it keeps
+ * ("../pkg/web/aalgate_bg.wasm") names pkg/web/ under the modules root (workerd module names may not
+ * contain "..").
+ */
+export async function startJsWorker(bindings) {
+  const { build } = await import("esbuild");
+  const outfile = path.join(root, "build/js-worker.js");
+  await build({
+    entryPoints: [path.join(root, "examples/js-worker/worker.js")],
+    bundle: true,
+    format: "esm",
+    conditions: ["workerd", "worker"],
+    external: ["*.wasm"],
+    outfile,
+    logLevel: "warning",
+  });
+  const logs = [];
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: outfile,
+    modulesRoot: root,
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+    compatibilityDate: "2026-04-26",
+    cf: false,
+    bindings,
+    log: new Log(LogLevel.NONE),
+    handleRuntimeStdio(stdout, stderr) {
+      for (const s of [stdout, stderr]) s.on("data", (d) => logs.push(...d.toString().split("\n").filter(Boolean)));
+    },
+  });
+  const url = await mf.ready;
+  return { url: url.toString().replace(/\/$/, ""), logs, close: () => mf.dispose() };
+}
+
+/** Serves a fetch handler from Node (the portable module's `proxy`) on a loopback port. */
+export async function serveInNode(handler) {
+  const { serve } = await import("@hono/node-server");
+  return new Promise((resolve) => {
+    const server = serve({ fetch: handler, port: 0, hostname: "127.0.0.1" }, (info) => {
+      resolve({ url: `http://127.0.0.1:${info.port}`, close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }) });
+    });
   });
 }

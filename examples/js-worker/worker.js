@@ -1,0 +1,17 @@
+// An existing JavaScript Worker that adds aalgate in front of its own routes and proxies the rest to
+// Supabase. `import ... from "aalgate"` resolves to the Workers build through the "workerd" condition.
+import { createGateFromEnv } from "aalgate";
+
+let gate; // built once per isolate: keys and verified tokens are cached inside
+
+export default {
+  async fetch(request, env) {
+    gate ??= createGateFromEnv({ env });
+    const url = new URL(request.url);
+    if (url.pathname === "/whoami") {
+      // Your own route, gated by the same rules (pathPrefix puts it under the project's routes).
+      return gate.protect((_req, { claims }) => Response.json({ sub: claims?.sub ?? null, aal: claims?.aal ?? null }))(request);
+    }
+    return gate.proxy()(request);
+  },
+};

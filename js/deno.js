@@ -1,0 +1,10 @@
+// aalgate for Deno and Supabase Edge Functions (wasm-bindgen --target deno).
+import { Gate } from "../pkg/deno/aalgate.js";
+import { bind } from "./gate.js";
+
+export const { createGate, createGateFromEnv } = bind({
+  Gate,
+  decodesBodies: true,
+  // Deno.serve passes the peer address as the handler's second argument.
+  clientIp: (_request, info) => info?.remoteAddr?.hostname,
+});

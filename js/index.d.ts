@@ -1,0 +1,57 @@
+// Types of the aalgate module; the same API in every runtime entry (deno.js, node.js, workers.js, web.js).
+
+/** The keys of aalgate.toml as an object (see README "Configuration"), or its JSON text. */
+export type GateConfig = Record<string, unknown> | string;
+
+export interface GateOptions {
+  /** Named settings: SUPABASE_URL, SUPABASE_JWT_SECRET (or the name keys.hs256_secret_env gives). */
+  env?: Record<string, string | undefined>;
+  /** Prepended to the request path before routing. An Edge Function sees `/<name>/…`: pass "/functions/v1". */
+  pathPrefix?: string;
+  /** Receives each decision's JSON log line (default console.log); `false` turns logging off. */
+  log?: ((line: string) => void) | false;
+  /** The client's address for X-Forwarded-For / Sb-Forwarded-For (default: what the runtime reports). */
+  clientIp?: (request: Request, info?: unknown) => string | undefined;
+}
+
+/** The verdict of `check`. */
+export interface Decision {
+  allowed: boolean;
+  /** 200 when allowed, else the refusal's status. */
+  status: number;
+  /** The stable refusal code (`aal2_required`, `token_expired`, …), null when allowed. */
+  code: string | null;
+  identity: "user" | "service" | "anonymous";
+  /** The verified token's claims (identity "user" only). */
+  claims: Record<string, unknown> | null;
+  /** The headers to send upstream: the judged inbound headers, then identity headers if configured. */
+  forwardHeaders: [string, string][];
+  /** report_only mode: the refusal enforcement would have sent. */
+  wouldReject: { status: number; code: string } | null;
+  /** The decision as one JSON log line (no token contents). */
+  log: string;
+  /** The refusal to send (when not allowed). */
+  response?: Response;
+}
+
+export interface ProtectContext {
+  claims: Record<string, unknown> | null;
+  identity: Decision["identity"];
+  decision: Decision;
+}
+
+export interface AalGate {
+  readonly upstream: string;
+  check(request: Request, options?: { pathPrefix?: string }): Promise<Decision>;
+  protect<A extends unknown[]>(
+    handler: (request: Request, context: ProtectContext, ...rest: A) => Response | Promise<Response>,
+  ): (request: Request, ...rest: A) => Promise<Response>;
+  proxy(upstreamUrl?: string): (request: Request, info?: unknown) => Promise<Response>;
+}
+
+/** Throws an Error naming the configuration field at fault. */
+export function createGate(config?: GateConfig, options?: GateOptions): AalGate;
+/** SUPABASE_URL, AALGATE_CONFIG, SUPABASE_JWT_SECRET from options.env, Deno.env or process.env. */
+export function createGateFromEnv(options?: GateOptions): AalGate;
+/** web.js only: instantiate the wasm before createGate. */
+export function init(moduleOrPath?: unknown): Promise<void>;

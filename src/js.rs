@@ -1,0 +1,252 @@
+//! The portable module (feature `js`): the gate as a wasm-bindgen class for any web-standard runtime
+//! (Deno and Supabase Edge Functions, Node ≥ 20, JavaScript Workers). The thin shim in `js/` wraps it
+//! as `createGate` / `protect` / `proxy` / `check`.
+//!
+//! Everything runtime-specific is injected: JWKS through the runtime's `fetch`, signatures through
+//! WebCrypto, the clock from `Date.now()` (all in [`crate::wasm`], shared with the Cloudflare Worker).
+
+use crate::gate::forwarding::forwardable_headers;
+use crate::gate::{Decision, Gate, Identity, Request as GateRequest, Verdict};
+use crate::wasm::http::{self, Inbound};
+use crate::wasm::{driver, setup};
+use serde::Serialize;
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::future_to_promise;
+
+struct State {
+    gate: RefCell<Gate>,
+    upstream: String,
+    warnings: Vec<String>,
+}
+
+/// A configured gate. Build it once per isolate or process and reuse it: keys and verified tokens are
+/// cached inside.
+#[wasm_bindgen(js_name = Gate)]
+pub struct JsGate {
+    state: Rc<State>,
+}
+
+/// What `check` answers (the `response` of a refusal is attached separately: it is a JS object).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DecisionOut<'a> {
+    allowed: bool,
+    status: u16,
+    code: Option<&'a str>,
+    identity: &'static str,
+    claims: Option<&'a serde_json::Map<String, serde_json::Value>>,
+    /// The headers to send upstream, in order: the forwardable inbound headers (no hop-by-hop, no
+    /// `Host`, no client-address or inbound `x-aalgate-*` headers) then the identity headers.
+    forward_headers: Vec<(&'a str, &'a str)>,
+    would_reject: Option<Refusal<'a>>,
+    log: String,
+}
+
+#[derive(Serialize)]
+struct Refusal<'a> {
+    status: u16,
+    code: &'a str,
+}
+
+/// The parts of a web `Request` the gate reads.
+struct Parsed {
+    method: String,
+    url: web_sys::Url,
+    path: String,
+    headers: Vec<(String, String)>,
+}
+
+fn parse(request: &web_sys::Request, path_prefix: Option<&str>) -> Result<Parsed, JsValue> {
+    let url = web_sys::Url::new(&request.url())?;
+    let mut entries = Vec::new();
+    for entry in js_sys::try_iter(&request.headers())?.ok_or("Headers are not iterable")? {
+        let pair: js_sys::Array = entry?.dyn_into()?;
+        let (Some(name), Some(value)) = (pair.get(0).as_string(), pair.get(1).as_string()) else {
+            continue;
+        };
+        entries.push((name, value));
+    }
+    let pathname = url.pathname();
+    let path = match path_prefix {
+        Some(prefix) => format!("{}{pathname}", prefix.trim_end_matches('/')),
+        None => pathname,
+    };
+    Ok(Parsed {
+        method: request.method(),
+        url,
+        path,
+        headers: forwardable_headers(entries),
+    })
+}
+
+async fn decide(state: &State, parsed: &Parsed) -> Verdict {
+    let refs: Vec<(&str, &str)> = parsed
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let req = GateRequest {
+        method: &parsed.method,
+        path: &parsed.path,
+        headers: &refs,
+    };
+    driver::decide(&state.gate, &req).await
+}
+
+fn describe(verdict: &Verdict, parsed: &Parsed) -> Result<JsValue, JsValue> {
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    let log = verdict.log_line(None);
+    let out = match &verdict.decision {
+        Decision::Reject(r) => DecisionOut {
+            allowed: false,
+            status: r.status,
+            code: Some(r.code),
+            identity: "anonymous",
+            claims: None,
+            forward_headers: Vec::new(),
+            would_reject: None,
+            log,
+        },
+        Decision::Forward(f) => DecisionOut {
+            allowed: true,
+            status: 200,
+            code: None,
+            identity: match &f.identity {
+                Identity::Anonymous => "anonymous",
+                Identity::Service => "service",
+                Identity::User(_) => "user",
+            },
+            claims: match &f.identity {
+                Identity::User(t) => Some(t.claims().all()),
+                _ => None,
+            },
+            forward_headers: parsed
+                .headers
+                .iter()
+                .chain(&f.add_headers)
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect(),
+            would_reject: f.would_reject.as_ref().map(|r| Refusal {
+                status: r.status,
+                code: r.code,
+            }),
+            log,
+        },
+    };
+    let value = out.serialize(&serializer)?;
+    if let Decision::Reject(r) = &verdict.decision {
+        js_sys::Reflect::set(&value, &"response".into(), http::refusal(r)?.as_ref())?;
+    }
+    Ok(value)
+}
+
+#[wasm_bindgen(js_class = Gate)]
+impl JsGate {
+    /// Builds a gate. `config` is an object with the keys of `aalgate.toml`, its JSON text, or
+    /// `undefined` (only `SUPABASE_URL`: the headline rule on). `settings` maps names to strings:
+    /// `SUPABASE_URL`, `SUPABASE_JWT_SECRET` (or the name `keys.hs256_secret_env` gives).
+    ///
+    /// Throws an `Error` whose message names the configuration field at fault.
+    #[wasm_bindgen(constructor)]
+    pub fn new(config: JsValue, settings: JsValue) -> Result<JsGate, JsError> {
+        let from_object = !(config.is_undefined() || config.is_null() || config.is_string());
+        let config_json = if config.is_undefined() || config.is_null() {
+            None
+        } else if let Some(text) = config.as_string() {
+            Some(text)
+        } else {
+            let value: serde_json::Value = serde_wasm_bindgen::from_value(config)
+                .map_err(|e| JsError::new(&format!("aalgate configuration: {e}")))?;
+            Some(value.to_string())
+        };
+        let setting = |name: &str| {
+            if settings.is_undefined() || settings.is_null() {
+                return None;
+            }
+            js_sys::Reflect::get(&settings, &name.into())
+                .ok()
+                .and_then(|v| v.as_string())
+        };
+        let loaded = setup::load(config_json.as_deref(), "config", &setting).map_err(|e| {
+            let message = format!("aalgate {e}");
+            // Positions in JSON text we produced from the caller's object would only mislead.
+            let message = match (from_object, message.rfind(" at line ")) {
+                (true, Some(at)) => message[..at].to_owned(),
+                _ => message,
+            };
+            JsError::new(&message)
+        })?;
+        Ok(JsGate {
+            state: Rc::new(State {
+                gate: RefCell::new(loaded.gate),
+                upstream: loaded.upstream,
+                warnings: loaded.warnings,
+            }),
+        })
+    }
+
+    /// The project URL (no trailing slash).
+    #[wasm_bindgen(getter)]
+    pub fn upstream(&self) -> String {
+        self.state.upstream.clone()
+    }
+
+    /// Warnings from loading the configuration.
+    #[wasm_bindgen(getter)]
+    pub fn warnings(&self) -> Vec<String> {
+        self.state.warnings.clone()
+    }
+
+    /// Decides `request` without forwarding it. Resolves to `{ allowed, status, code, identity, claims,
+    /// forwardHeaders, wouldReject, log, response? }`; `response` (a refusal) is set when `allowed` is
+    /// false. `pathPrefix` is prepended to the URL's path before routing (an Edge Function sees
+    /// `/<name>/…`; pass `/functions/v1` so the project's route rules apply).
+    pub fn check(&self, request: web_sys::Request, path_prefix: Option<String>) -> js_sys::Promise {
+        let state = Rc::clone(&self.state);
+        future_to_promise(async move {
+            let parsed = parse(&request, path_prefix.as_deref())?;
+            let verdict = decide(&state, &parsed).await;
+            describe(&verdict, &parsed)
+        })
+    }
+
+    /// Decides `request` and, when it is allowed, forwards it to the project (or `upstream`) with the
+    /// Worker's streaming and header rules. Resolves to `[response, log]`: the upstream's response
+    /// or the refusal, and the decision's JSON log line. `clientIp` is the peer address the runtime saw.
+    pub fn proxy(
+        &self,
+        request: web_sys::Request,
+        client_ip: Option<String>,
+        upstream: Option<String>,
+    ) -> js_sys::Promise {
+        let state = Rc::clone(&self.state);
+        future_to_promise(async move {
+            let parsed = parse(&request, None)?;
+            let verdict = decide(&state, &parsed).await;
+            let log = JsValue::from(verdict.log_line(None));
+            let response = match &verdict.decision {
+                Decision::Reject(r) => http::refusal(r)?,
+                Decision::Forward(f) => {
+                    let scheme = parsed.url.protocol();
+                    let search = parsed.url.search();
+                    let inbound = Inbound {
+                        scheme: scheme.trim_end_matches(':'),
+                        host: &parsed.url.host(),
+                        path: &parsed.path,
+                        query: search.strip_prefix('?'),
+                        client_ip,
+                    };
+                    let target = upstream
+                        .as_deref()
+                        .map(|u| u.trim_end_matches('/'))
+                        .unwrap_or(&state.upstream);
+                    http::forward(target, &request, &inbound, &parsed.headers, f).await?
+                }
+            };
+            Ok(js_sys::Array::of2(&response, &log).into())
+        })
+    }
+}

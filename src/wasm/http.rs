@@ -1,0 +1,93 @@
+//! The HTTP side shared by the wasm front doors: refusals as web `Response`s, and the streamed
+//! forward of an allowed request to the project.
+
+use crate::gate::Forward;
+use crate::wire::{self, Rejection};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = fetch)]
+    fn global_fetch(input: &web_sys::Request) -> js_sys::Promise;
+}
+
+/// A refusal as a web `Response`.
+pub fn refusal(r: &Rejection) -> Result<web_sys::Response, JsValue> {
+    let headers = web_sys::Headers::new()?;
+    for (n, v) in &r.headers {
+        headers.set(n, v)?;
+    }
+    let init = web_sys::ResponseInit::new();
+    init.set_status(r.status);
+    init.set_headers(&headers);
+    web_sys::Response::new_with_opt_str_and_init(Some(&r.body.to_string()), &init)
+}
+
+/// Where the client sent the request, as the front door's URL parser saw it.
+pub struct Inbound<'a> {
+    /// `http` or `https`.
+    pub scheme: &'a str,
+    /// Host and port as the client addressed them.
+    pub host: &'a str,
+    /// The path (already parsed by the runtime).
+    pub path: &'a str,
+    /// The query without `?`, if any.
+    pub query: Option<&'a str>,
+    /// The client's address when the runtime knows it (never read from a request header the client
+    /// controls, except `CF-Connecting-IP`, which Cloudflare sets).
+    pub client_ip: Option<String>,
+}
+
+/// Forwards an allowed request to `upstream` (the project URL): the forwardable headers (see
+/// [`crate::gate::forwarding`]), identity headers the gate added, `X-Forwarded-*` and, when the client
+/// address is known, `X-Forwarded-For` / `Sb-Forwarded-For` (what Supabase Auth reads for rate limits
+/// behind a proxy). The body is streamed as-is: never buffered, never read. Redirects are passed back
+/// to the client, not followed. Any failure to reach the upstream is a 502.
+pub async fn forward(
+    upstream: &str,
+    original: &web_sys::Request,
+    inbound: &Inbound<'_>,
+    forwarded: &[(String, String)],
+    fwd: &Forward,
+) -> Result<web_sys::Response, JsValue> {
+    let headers = web_sys::Headers::new()?;
+    for (name, value) in forwarded {
+        headers.append(name, value)?;
+    }
+    for (name, value) in &fwd.add_headers {
+        headers.set(name, value)?;
+    }
+    if let Some(ip) = &inbound.client_ip {
+        headers.set("x-forwarded-for", ip)?;
+        headers.set("sb-forwarded-for", ip)?;
+    }
+    headers.set("x-forwarded-proto", inbound.scheme)?;
+    headers.set("x-forwarded-host", inbound.host)?;
+    let init = web_sys::RequestInit::new();
+    let method = original.method();
+    init.set_method(&method);
+    init.set_headers(&headers);
+    init.set_redirect(web_sys::RequestRedirect::Manual);
+    // fetch cannot send a body with GET or HEAD.
+    if method != "GET" && method != "HEAD" {
+        if let Some(body) = original.body() {
+            init.set_body(&body);
+            // Node's and Deno's fetch need this for a streamed request body; workerd ignores it.
+            js_sys::Reflect::set(&init, &"duplex".into(), &"half".into())?;
+        }
+    }
+    let target = match inbound.query {
+        Some(q) => format!("{upstream}{}?{q}", inbound.path),
+        None => format!("{upstream}{}", inbound.path),
+    };
+    let unreachable = || refusal(&wire::upstream_unreachable());
+    let Ok(upstream_req) = web_sys::Request::new_with_str_and_init(&target, &init) else {
+        return unreachable();
+    };
+    match JsFuture::from(global_fetch(&upstream_req)).await {
+        Ok(resp) => Ok(resp.unchecked_into()),
+        Err(_) => unreachable(),
+    }
+}

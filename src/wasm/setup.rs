@@ -1,0 +1,89 @@
+//! Building the gate in a wasm front door from what the runtime offers: a configuration document
+//! (JSON text) and named settings (`SUPABASE_URL`, the HS256 secret). Shared by the Worker (vars and
+//! secrets) and the portable module (a config object plus `Deno.env` / `process.env`), so both accept
+//! and refuse exactly the same configurations.
+
+use crate::gate::config::{ConfigError, GateConfig};
+use crate::gate::{Gate, Resources};
+
+/// A built gate and the project it guards.
+pub struct Loaded {
+    /// The gate (signatures are checked by WebCrypto through the driver).
+    pub gate: Gate,
+    /// The project URL without a trailing slash: where `proxy` forwards to.
+    pub upstream: String,
+    /// Load-time warnings, for the runtime's console.
+    pub warnings: Vec<String>,
+}
+
+/// Builds the gate. `config_json` is the `AALGATE_CONFIG` document (`None`: only `SUPABASE_URL`, the
+/// headline rule on); `setting` reads a named environment value (empty counts as unset); `source`
+/// names where `config_json` came from, for error messages.
+pub fn load(
+    config_json: Option<&str>,
+    source: &str,
+    setting: &dyn Fn(&str) -> Option<String>,
+) -> Result<Loaded, ConfigError> {
+    let setting = |name: &str| setting(name).filter(|v| !v.is_empty());
+    let mut doc = match config_json {
+        Some(json) => serde_json::from_str::<serde_json::Value>(json)
+            .map_err(|e| ConfigError::new(source, format!("is not valid JSON: {e}")))?,
+        None => serde_json::json!({ "require_aal2_for_enrolled": true }),
+    };
+    let object = doc
+        .as_object_mut()
+        .ok_or_else(|| ConfigError::new(source, "must be a JSON object"))?;
+    if let Some(url) = setting("SUPABASE_URL") {
+        match object.get("supabase_url").and_then(|v| v.as_str()) {
+            Some(existing) if existing.trim_end_matches('/') != url.trim_end_matches('/') => {
+                return Err(ConfigError::new(
+                    "supabase_url",
+                    format!("{source} and SUPABASE_URL name different projects"),
+                ))
+            }
+            _ => {
+                object.insert("supabase_url".into(), url.into());
+            }
+        }
+    }
+    let config = GateConfig::from_json(&doc.to_string())?;
+    // Files: a Worker has none, and the portable module must behave the same in every runtime.
+    if let Some(i) = config.issuers.iter().position(|i| i.jwks_file.is_some()) {
+        let field = if i == 0 {
+            "keys.jwks_file".to_owned()
+        } else {
+            format!("keys.extra_issuers[{}].jwks_file", i - 1)
+        };
+        return Err(ConfigError::new(
+            field,
+            "files are not read by the wasm front doors; give the JWKS inline (`jwks`) or a `jwks_url`",
+        ));
+    }
+    if config.hs256_secret_file.is_some() {
+        return Err(ConfigError::new(
+            "keys.hs256_secret_file",
+            "files are not read by the wasm front doors; use the SUPABASE_JWT_SECRET setting",
+        ));
+    }
+    let secret_name = config
+        .hs256_secret_env
+        .clone()
+        .unwrap_or_else(|| "SUPABASE_JWT_SECRET".into());
+    let resources = Resources {
+        hs256_secret: setting(&secret_name).map(String::into_bytes),
+        jwks_files: Vec::new(),
+    };
+    if config.hs256_secret_env.is_some() && resources.hs256_secret.is_none() {
+        return Err(ConfigError::new(
+            "keys.hs256_secret_env",
+            format!("names the secret `{secret_name}`, which is not set"),
+        ));
+    }
+    let upstream = config.supabase_url.clone();
+    let (gate, warnings) = Gate::with_external_signatures(config, resources)?;
+    Ok(Loaded {
+        gate,
+        upstream,
+        warnings,
+    })
+}

@@ -1,0 +1,132 @@
+// The portable module in Deno (the --target deno build, which Supabase Edge Functions run), imported
+// by name through package.json "exports" (condition "deno"): the conformance table through
+// gate.proxy() served by Deno.serve over real HTTP, and protect as an Edge Function uses it.
+// Run by `make test-deno` (deno test); shares the stand-in upstream and the table with the Node runners.
+import { createGate } from "aalgate";
+import { startUpstream } from "../upstream.mjs";
+import { cases, fixtures, mintTokens, runTable, localConfigs } from "../conformance-lib.mjs";
+
+function assertEquals(actual, expected, message) {
+  const a = JSON.stringify(actual), e = JSON.stringify(expected);
+  if (a !== e) throw new Error(`${message ?? "values differ"}\nexpected: ${e}\nactual:   ${a}`);
+}
+
+async function withUpstream(fn) {
+  const upstream = await startUpstream();
+  try {
+    const tokens = await mintTokens(Math.floor(Date.now() / 1000), { issuerBase: upstream.url });
+    await fn(upstream, tokens, localConfigs(upstream.url));
+  } finally {
+    await upstream.close();
+  }
+}
+
+Deno.test("conformance table in Deno (gate.proxy behind Deno.serve)", async () => {
+  await withUpstream(async (upstream, tokens, configs) => {
+    const servers = {};
+    try {
+      for (const [name, cfg] of Object.entries(configs)) {
+        const gate = createGate(cfg, { env: fixtures.secret_env, log: false });
+        servers[name] = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, gate.proxy());
+      }
+      const urlFor = (n) => `http://127.0.0.1:${servers[n].addr.port}`;
+      const failures = await runTable({ urlFor, upstream, tokens });
+      assertEquals(failures, [], `${failures.length} of ${cases.length} cases differ in Deno:\n${failures.join("\n")}`);
+    } finally {
+      for (const s of Object.values(servers)) await s.shutdown();
+    }
+  });
+});
+
+Deno.test("protect in an Edge Function: refusals never reach the handler, claims reach it on allow", async () => {
+  await withUpstream(async (_upstream, tokens, configs) => {
+    const gate = createGate(configs.main, { env: fixtures.secret_env, log: false, pathPrefix: "/functions/v1" });
+    const calls = [];
+    const handler = gate.protect((_req, { claims }) => {
+      calls.push(claims.sub);
+      return new Response("ok");
+    });
+    // An Edge Function named "hello" sees /hello/...; the prefix routes it as /functions/v1/hello.
+    const req = (token) => new Request("http://edge.local/hello/x", { headers: { authorization: `Bearer ${tokens[token]}` } });
+    const refused = await handler(req("aal1_enrolled"));
+    assertEquals([refused.status, (await refused.json()).code], [401, "aal2_required"]);
+    const forged = await handler(req("forged"));
+    assertEquals(forged.status, 401);
+    await forged.body?.cancel();
+    assertEquals(calls, []);
+    const ok = await handler(req("aal2_enrolled"));
+    assertEquals([ok.status, await ok.text()], [200, "ok"]);
+    assertEquals(calls, [fixtures.tokens.aal2_enrolled.claims.sub]);
+  });
+});
+
+Deno.test("configuration errors are JS Errors naming the field", () => {
+  let message = "";
+  try {
+    createGate({ supabase_url: "https://x.supabase.co", keys: { jwks_url: 7 } }, { log: false });
+  } catch (e) {
+    message = e instanceof Error ? e.message : "";
+  }
+  if (!message.includes("field `keys.jwks_url`")) throw new Error(`unexpected: ${message}`);
+});
+
+/** Runs a Deno program as a user would, waits for its "listening" line, and returns its base URL. */
+async function spawnDeno(args, env) {
+  const child = new Deno.Command(Deno.execPath(), { args, env, stdout: "piped", stderr: "piped" }).spawn();
+  // Deno.serve's own "Listening on" line goes to stderr, the examples' to stdout: watch both.
+  let seen = "";
+  let listening;
+  const ready = new Promise((resolve) => (listening = resolve));
+  const watch = async (stream) => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      seen += chunk;
+      const m = seen.match(/listening on (http:\/\/[\d.:]+)/i);
+      if (m) listening(m[1]);
+    }
+  };
+  const streams = Promise.all([watch(child.stdout), watch(child.stderr)]);
+  const url = await Promise.race([ready, child.status.then(() => { throw new Error(`exited before listening: ${seen}`); })]);
+  return { url, close: async () => { child.kill(); await child.status; await streams; } };
+}
+
+const permissions = ["--no-check", "--allow-net=127.0.0.1", "--allow-env", "--allow-read=."];
+
+Deno.test("examples/edge-function runs as written (createGateFromEnv, pathPrefix, protect)", async () => {
+  await withUpstream(async (upstream, tokens, configs) => {
+    // The fixture's own "reports" route wants a role; this function uses the project defaults.
+    const { supabase_url: _, routes: __, ...config } = configs.main;
+    const fn = await spawnDeno(
+      ["run", ...permissions, "--config", "examples/edge-function/supabase/functions/reports/deno.json", "examples/edge-function/supabase/functions/reports/index.ts"],
+      { SUPABASE_URL: upstream.url, AALGATE_CONFIG: JSON.stringify(config), ...fixtures.secret_env, DENO_SERVE_ADDRESS: "tcp:127.0.0.1:0" },
+    );
+    try {
+      const get = (token) => fetch(`${fn.url}/reports`, { headers: { authorization: `Bearer ${tokens[token]}` } });
+      const refused = await get("aal1_enrolled");
+      assertEquals([refused.status, (await refused.json()).code], [401, "aal2_required"]);
+      const ok = await get("aal2_enrolled");
+      assertEquals([ok.status, await ok.json()], [200, { report: "quarterly", for: fixtures.tokens.aal2_enrolled.claims.sub, aal: "aal2" }]);
+      assertEquals(upstream.received.length, 0, "a protected function never calls the upstream");
+    } finally {
+      await fn.close();
+    }
+  });
+});
+
+Deno.test("examples/deno-proxy runs as written (SUPABASE_URL and AALGATE_CONFIG from the environment)", async () => {
+  await withUpstream(async (upstream, tokens, configs) => {
+    const proxy = await spawnDeno(["run", ...permissions, "examples/deno-proxy/main.js"], {
+      SUPABASE_URL: upstream.url, AALGATE_CONFIG: JSON.stringify(configs.main), ...fixtures.secret_env, PORT: "0",
+    });
+    try {
+      const get = (token) => fetch(`${proxy.url}/rest/v1/todos`, { headers: { authorization: `Bearer ${tokens[token]}` } });
+      const refused = await get("aal1_enrolled");
+      assertEquals([refused.status, (await refused.json()).code], [401, "aal2_required"]);
+      const ok = await get("aal2_enrolled");
+      assertEquals([ok.status, ok.headers.get("x-upstream")], [200, "supabase-standin"]);
+      await ok.body?.cancel();
+      assertEquals(upstream.received.map((r) => r.url), ["/rest/v1/todos"]);
+    } finally {
+      await proxy.close();
+    }
+  });
+});

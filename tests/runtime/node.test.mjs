@@ -1,0 +1,161 @@
+// The portable module in Node (the experimental-nodejs-module build, imported by name through
+// package.json "exports"): the conformance table through gate.proxy() served over real HTTP, protect,
+// check in a Hono app, and configuration errors as JS errors.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import zlib from "node:zlib";
+import http from "node:http";
+import { createGate } from "aalgate";
+import { startUpstream } from "./upstream.mjs";
+import { serveInNode, send } from "./front-doors.mjs";
+import { cases, fixtures, mintTokens, runTable, localConfigs } from "./conformance-lib.mjs";
+import { app as honoApp } from "../../examples/hono/app.js";
+
+let upstream;
+let tokens;
+let configs;
+const servers = {};
+const logs = [];
+
+before(async () => {
+  upstream = await startUpstream();
+  tokens = await mintTokens(Math.floor(Date.now() / 1000), { issuerBase: upstream.url });
+  configs = localConfigs(upstream.url);
+  for (const [name, cfg] of Object.entries(configs)) {
+    const gate = createGate(cfg, { env: fixtures.secret_env, log: (l) => logs.push(l) });
+    servers[name] = await serveInNode(gate.proxy());
+  }
+});
+
+after(async () => {
+  for (const s of Object.values(servers)) await s.close();
+  await upstream?.close();
+});
+
+const bearer = (name) => ({ authorization: `Bearer ${tokens[name]}` });
+const quiet = { env: fixtures.secret_env, log: false };
+
+test("conformance table in Node (gate.proxy behind @hono/node-server)", async () => {
+  const failures = await runTable({ urlFor: (n) => servers[n].url, upstream, tokens });
+  assert.deepEqual(failures, [], `${failures.length} of ${cases.length} cases differ in Node:\n${failures.join("\n")}`);
+  assert.ok(logs.length >= cases.length, "every decision was logged");
+  assert.ok(logs.every((l) => !l.includes(tokens.aal2_enrolled)), "no token content in logs");
+});
+
+test("protect: the handler is not called on refusal", async () => {
+  const gate = createGate(configs.main, quiet);
+  let calls = 0;
+  const handler = gate.protect(() => { calls++; return new Response("secret"); });
+  const res = await handler(new Request("http://fn.local/functions/v1/hello", { headers: bearer("aal1_enrolled") }));
+  assert.equal(res.status, 401);
+  assert.equal((await res.json()).code, "aal2_required");
+  assert.match(res.headers.get("www-authenticate"), /insufficient_user_authentication/);
+  const expired = await handler(new Request("http://fn.local/functions/v1/hello", { headers: bearer("expired") }));
+  assert.equal(expired.status, 401);
+  assert.equal(calls, 0);
+});
+
+test("protect: claims are delivered on allow, identity headers cannot be forged into the handler", async () => {
+  const gate = createGate({ ...configs.main, forward: { identity_headers: true } }, quiet);
+  let seen;
+  const handler = gate.protect(async (req, ctx) => {
+    seen = { ctx, userHeader: req.headers.get("x-aalgate-user-id"), body: await req.text() };
+    return new Response("ok");
+  });
+  const res = await handler(new Request("http://fn.local/functions/v1/hello", {
+    method: "POST",
+    headers: { ...bearer("aal2_enrolled"), "x-aalgate-user-id": "spoofed", "x-aalgate_role": "service_role" },
+    body: "payload intact",
+  }));
+  assert.equal(res.status, 200);
+  assert.equal(seen.ctx.identity, "user");
+  assert.equal(seen.ctx.claims.sub, fixtures.tokens.aal2_enrolled.claims.sub);
+  assert.equal(seen.ctx.claims.aal, "aal2");
+  assert.equal(seen.userHeader, fixtures.tokens.aal2_enrolled.claims.sub);
+  assert.equal(seen.body, "payload intact");
+  assert.equal(seen.ctx.decision.forwardHeaders.filter(([n]) => n.toLowerCase().startsWith("x-aalgate")).length, 4);
+});
+
+test("protect with pathPrefix: an Edge Function's own path is routed as /functions/v1/<name>", async () => {
+  const gate = createGate({ ...configs.main, routes: [{ name: "reports", path: "/functions/v1/reports", aal: "aal2" }] }, { ...quiet, pathPrefix: "/functions/v1" });
+  const handler = gate.protect(() => new Response("ok"));
+  // Inside an Edge Function the URL path is /<function-name>/...
+  const refused = await handler(new Request("http://fn.local/reports/summary", { headers: bearer("aal1_not_enrolled") }));
+  assert.equal(refused.status, 401);
+  assert.equal((await refused.json()).code, "aal2_required");
+  const ok = await handler(new Request("http://fn.local/reports/summary", { headers: bearer("aal2_enrolled") }));
+  assert.equal(ok.status, 200);
+});
+
+test("check in a Hono app (examples/hono)", async () => {
+  const app = honoApp(createGate(configs.main, quiet));
+  const refused = await app.request("/rest/v1/me", { headers: bearer("aal1_enrolled") });
+  assert.equal(refused.status, 401);
+  assert.equal((await refused.json()).code, "aal2_required");
+  const ok = await app.request("/rest/v1/me", { headers: bearer("aal2_enrolled") });
+  assert.equal(ok.status, 200);
+  assert.deepEqual(await ok.json(), { sub: fixtures.tokens.aal2_enrolled.claims.sub });
+});
+
+test("configuration errors are JS Errors naming the field", () => {
+  const cases = [
+    [{ supabase_url: "https://x.supabase.co", bogus: 1 }, /field `bogus`/],
+    [{ supabase_url: "https://x.supabase.co", keys: { jwks_timeout_ms: "soon" } }, /field `keys\.jwks_timeout_ms`/],
+    [{ require_aal2_for_enrolled: true }, /field `supabase_url`: is required/],
+    [{ supabase_url: "https://x.supabase.co", keys: { jwks_file: "/etc/jwks.json" } }, /field `keys\.jwks_file`/],
+    [{ supabase_url: "https://x.supabase.co", keys: { hs256_secret_env: "MY_SECRET" } }, /field `keys\.hs256_secret_env`.*MY_SECRET/],
+    ["{not json", /field `config`: is not valid JSON/],
+    [[1, 2], /field `config`: must be a JSON object/],
+  ];
+  for (const [config, message] of cases) {
+    // Positions are useful in JSON text, misleading for an object (the text was ours).
+    const positionOk = (m) => typeof config === "string" || !/ at line /.test(m);
+    assert.throws(() => createGate(config, { log: false }), (e) => e instanceof Error && message.test(e.message) && positionOk(e.message), `config ${JSON.stringify(config)}`);
+  }
+  assert.throws(() => createGate({ supabase_url: "https://a.supabase.co" }, { env: { SUPABASE_URL: "https://b.supabase.co" } }), /different projects/);
+});
+
+test("proxy: a compressed upstream response arrives decodable (Node's fetch decodes bodies)", async () => {
+  const body = JSON.stringify({ rows: Array.from({ length: 200 }, (_, i) => ({ i })) });
+  const gz = http.createServer((req, res) => {
+    res.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip" });
+    res.end(zlib.gzipSync(body));
+  });
+  await new Promise((r) => gz.listen(0, "127.0.0.1", r));
+  const gate = createGate(configs.main, quiet);
+  const server = await serveInNode(gate.proxy(`http://127.0.0.1:${gz.address().port}`));
+  try {
+    const res = await send(server.url, { path: "/rest/v1/rows", headers: [["authorization", `Bearer ${tokens.aal2_enrolled}`]] });
+    assert.equal(res.status, 200);
+    const text = res.headers["content-encoding"] === "gzip" ? zlib.gunzipSync(res.body).toString() : res.body.toString();
+    assert.equal(text, body);
+  } finally {
+    await server.close();
+    gz.closeAllConnections?.();
+    await new Promise((r) => gz.close(r));
+  }
+});
+
+test("examples/node-proxy runs as written (createGateFromEnv from process.env)", async () => {
+  const { spawn } = await import("node:child_process");
+  const child = spawn(process.execPath, ["examples/node-proxy/main.js"], {
+    env: { ...process.env, SUPABASE_URL: upstream.url, AALGATE_CONFIG: JSON.stringify(configs.main), ...fixtures.secret_env, PORT: "0" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  try {
+    const url = await new Promise((resolve, reject) => {
+      let seen = "";
+      child.stdout.on("data", (d) => { seen += d; const m = seen.match(/listening on (http:\/\/[\d.:]+)/); if (m) resolve(m[1]); });
+      child.on("exit", () => reject(new Error(`exited before listening: ${seen}`)));
+    });
+    const before = upstream.received.length;
+    const refused = await send(url, { path: "/rest/v1/todos", headers: [["authorization", `Bearer ${tokens.aal1_enrolled}`]] });
+    assert.equal(refused.status, 401);
+    assert.equal(JSON.parse(refused.body).code, "aal2_required");
+    const ok = await send(url, { path: "/rest/v1/todos", headers: [["authorization", `Bearer ${tokens.aal2_enrolled}`]] });
+    assert.equal(ok.status, 200);
+    assert.equal(upstream.received.length, before + 1);
+  } finally {
+    child.kill();
+  }
+});
