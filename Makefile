@@ -27,9 +27,9 @@ DENO := $(if $(wildcard node_modules/@deno/linux-x64-glibc/deno),$(CURDIR)/node_
 export DENO_DIR := $(CURDIR)/.deno
 WASM_OUT := target/wasm32-unknown-unknown/release/aalgate.wasm
 
-.PHONY: test lint unit demo worker module edge-example fuzz tools-rust tools-wasm tools-node test-worker test-deno lint-wasm clean
+.PHONY: test lint unit demo worker module edge-example fuzz tools-rust tools-wasm tools-node tools-pg test-worker test-deno test-sql lint-wasm clean
 
-test: tools-rust lint unit tools-wasm tools-node lint-wasm worker module edge-example test-worker test-deno
+test: tools-rust lint unit tools-pg test-sql tools-wasm tools-node lint-wasm worker module edge-example test-worker test-deno
 
 # The Rust toolchain itself comes with the machine (rustup); we only check the parts we use.
 tools-rust:
@@ -53,6 +53,21 @@ tools-node:
 	@want=$$(sha256sum package-lock.json | cut -d' ' -f1); \
 	  if [ "$$(cat node_modules/.aalgate-lock 2>/dev/null)" != "$$want" ]; then \
 	    npm ci --no-audit --no-fund && echo "$$want" > node_modules/.aalgate-lock; fi
+
+# PostgreSQL 15 server binaries for the SQL tests (Debian's package; the tests start their own
+# throw-away cluster and need no running service).
+PG_BIN ?= /usr/lib/postgresql/15/bin
+export PG_BIN
+tools-pg:
+	@[ -x $(PG_BIN)/initdb ] || { \
+	  echo "installing PostgreSQL 15 (Debian package postgresql-15)"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql-15 || \
+	  { $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql-15; }; }
+
+# The hook SQL (sql/) in a real PostgreSQL 15 cluster the test starts and removes.
+test-sql: tools-pg tools-node
+	node --test tests/sql/
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -90,7 +105,7 @@ test-worker:
 	node --test --test-concurrency=1 tests/runtime/
 
 test-deno:
-	$(DENO) test --quiet --no-check --allow-net=127.0.0.1 --allow-read=. --allow-env --allow-run --no-prompt tests/runtime/deno/module_test.mjs
+	$(DENO) test --quiet --no-check --allow-net=127.0.0.1 --allow-read=. --allow-env --allow-run --no-prompt tests/runtime/deno/module.deno.mjs
 
 demo: worker
 	node examples/demo/run.mjs

@@ -63,6 +63,10 @@ struct ExplainArgs {
     /// JWKS file to use where the configuration names a JWKS URL (the CLI does not fetch).
     #[arg(long, value_name = "FILE")]
     jwks: Option<PathBuf>,
+    /// A saved answer of `GET /auth/v1/user` for the token's user (for a route that needs the
+    /// enrollment fact when the token does not settle it); the CLI does not fetch.
+    #[arg(long, value_name = "FILE")]
+    user_json: Option<PathBuf>,
     /// Current time in seconds since the epoch. Default: the system clock.
     #[arg(long, value_name = "UNIX")]
     now: Option<u64>,
@@ -415,8 +419,19 @@ fn run_explain(args: ExplainArgs) -> Result<ExitCode, String> {
     let verdict = loop {
         match gate.decide(&req, now) {
             Outcome::Done(v) => break v,
-            Outcome::VerifySignature(_) => {
-                return Err("internal: the native gate checks signatures itself".into())
+            Outcome::VerifySignature(_) | Outcome::Wait(_) => {
+                return Err("internal: unexpected step for a single native decision".into())
+            }
+            Outcome::LookupEnrollment(job) => {
+                let Some(file) = &args.user_json else {
+                    return Err(format!(
+                        "the decision needs GET {} (the user's factors); the CLI does not fetch: save the answer and pass --user-json FILE",
+                        job.url()
+                    ));
+                };
+                let body = read_file(file)?;
+                gate.enrollment_checked(job, Some((200, &body)), now)
+                    .map_err(|e| format!("{}: {e}", file.display()))?;
             }
             Outcome::FetchKeys(urls) => {
                 let Some(file) = &args.jwks else {

@@ -70,13 +70,16 @@ pub enum Code {
     TokenTooOld,
     /// The route needs to know whether the user has a verified factor, and the token does not say.
     EnrollmentUnknown,
+    /// The route needs the enrollment fact and Supabase Auth could not be asked (`GET /auth/v1/user`
+    /// failed or timed out).
+    EnrollmentUnavailable,
     /// The request path is ambiguous (dot segments, encoded slashes) and cannot be routed safely.
     PathInvalid,
 }
 
 impl Code {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [Code; 29] = [
+    pub const ALL: [Code; 30] = [
         Code::TokenMalformed,
         Code::TokenTooLarge,
         Code::AlgNotAllowed,
@@ -105,6 +108,7 @@ impl Code {
         Code::IssuerForbidden,
         Code::TokenTooOld,
         Code::EnrollmentUnknown,
+        Code::EnrollmentUnavailable,
         Code::PathInvalid,
     ];
 
@@ -139,6 +143,7 @@ impl Code {
             Code::IssuerForbidden => "issuer_forbidden",
             Code::TokenTooOld => "token_too_old",
             Code::EnrollmentUnknown => "enrollment_unknown",
+            Code::EnrollmentUnavailable => "enrollment_unavailable",
             Code::PathInvalid => "path_invalid",
         }
     }

@@ -48,7 +48,7 @@ enum Challenge {
 fn shape(code: Code) -> (u16, Challenge) {
     use Challenge::*;
     match code {
-        Code::JwksUnavailable => (503, None),
+        Code::JwksUnavailable | Code::EnrollmentUnavailable => (503, None),
         Code::KeyInvalid => (500, None),
         Code::TokenMissing => (401, Bare),
         Code::CredentialsConflict | Code::PathInvalid => (400, Bearer("invalid_request")),
@@ -89,6 +89,9 @@ fn hint(code: Code) -> Option<&'static str> {
             Some("Refresh the session and retry with the new access token.")
         }
         Code::JwksUnavailable => Some("Retry shortly; the signing keys could not be fetched."),
+        Code::EnrollmentUnavailable => {
+            Some("Retry shortly; whether the account has MFA could not be checked.")
+        }
         Code::Aal2Required | Code::MfaRecencyRequired => Some(
             "Complete an MFA challenge (supabase.auth.mfa.challengeAndVerify), then retry with the refreshed session.",
         ),
@@ -122,6 +125,9 @@ fn public_message(code: Code) -> &'static str {
         Code::ClaimMissing => "The access token lacks a required claim.",
         Code::ClaimInvalid => "The access token has an invalid claim.",
         Code::JwksUnavailable => "The signing keys are temporarily unavailable.",
+        Code::EnrollmentUnavailable => {
+            "Whether the account has multi-factor authentication could not be checked."
+        }
         Code::TokenMissing => "This endpoint requires a signed-in user.",
         Code::CredentialsConflict => "The request carries conflicting credentials.",
         Code::CredentialsUnsupported => "The Authorization header must use the Bearer scheme.",

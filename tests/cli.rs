@@ -410,7 +410,7 @@ fn explain_shows_step_up_for_aal1_enrolled_and_forward_for_aal2() {
     let text = out(&o);
     assert!(text.contains("route: `supabase:rest`"), "{text}");
     assert!(
-        text.contains("enrollment claim `mfa_enrolled` = true"),
+        text.contains("enrollment: claim `mfa_enrolled` = true"),
         "{text}"
     );
     assert!(text.contains("response: HTTP 401"), "{text}");
@@ -583,4 +583,44 @@ fn check_config_accepts_the_example_and_names_bad_fields() {
     let o = aalgate(&["check-config", &secret], None);
     assert_eq!(o.status.code(), Some(2));
     assert!(err(&o).contains("AALGATE_TEST_UNSET_VARIABLE"));
+}
+
+#[test]
+fn explain_asks_for_a_saved_user_answer_when_the_token_does_not_settle_enrollment() {
+    let w = World::new();
+    let tmp = Tmp::new("explain-user");
+    let cfg = demo_config(&tmp, &w, "");
+    let mut c = supabase_claims();
+    c["aal"] = json!("aal1"); // no mfa_enrolled claim: the preset asks Auth
+    let token = w.es_token(&c);
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "explain",
+            "--config",
+            &cfg,
+            "--path",
+            "/rest/v1/todos",
+            "--token",
+            &token,
+            "--now",
+            NOW_ARG,
+        ];
+        a.extend_from_slice(extra);
+        a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let run = |a: Vec<String>| aalgate(&a.iter().map(String::as_str).collect::<Vec<_>>(), None);
+    let o = run(args(&[]));
+    assert_eq!(o.status.code(), Some(2), "{}{}", out(&o), err(&o));
+    assert!(err(&o).contains("--user-json"), "{}", err(&o));
+    assert!(err(&o).contains("/auth/v1/user"), "{}", err(&o));
+    let user = json!({"id": USER, "factors": [{"factor_type": "totp", "status": "verified"}]});
+    let file = tmp.file("user.json", user.to_string().as_bytes());
+    let o = run(args(&["--user-json", &file]));
+    assert_eq!(o.status.code(), Some(1), "{}{}", out(&o), err(&o));
+    assert!(
+        out(&o).contains("enrollment: Auth API says true"),
+        "{}",
+        out(&o)
+    );
+    assert!(out(&o).contains("aal2_required"), "{}", out(&o));
 }

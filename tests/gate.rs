@@ -158,7 +158,8 @@ fn gate_with_fetched_key(key: &p256::ecdsa::SigningKey) -> Gate {
 
 fn remote_gate() -> Gate {
     let cfg = GateConfig::from_json(
-        &json!({"supabase_url": URL, "require_aal2_for_enrolled": true}).to_string(),
+        // These tests are about keys: the enrollment fact comes from the claim alone.
+        &json!({"supabase_url": URL, "require_aal2_for_enrolled": true, "enrollment": {"source": "claim"}}).to_string(),
     )
     .unwrap();
     Gate::new(cfg, Resources::default()).unwrap().0
@@ -488,7 +489,7 @@ fn decision_log_line_is_json_and_omits_the_user_unless_configured() {
     let key = es256_key(11);
     let jwks = json!({"keys": [es256_jwk(&key, "k1")]});
     let make = |log_user: bool| {
-        let cfg = json!({"supabase_url": URL, "require_aal2_for_enrolled": true, "keys": {"jwks": jwks}, "log": {"user_id": log_user}});
+        let cfg = json!({"supabase_url": URL, "require_aal2_for_enrolled": true, "keys": {"jwks": jwks}, "log": {"user_id": log_user}, "enrollment": {"source": "claim"}});
         gate_from(&cfg)
     };
     let t = user_token(&key, "k1", true, "aal1");
@@ -500,6 +501,7 @@ fn decision_log_line_is_json_and_omits_the_user_unless_configured() {
     assert_eq!(line["method"], "GET");
     assert_eq!(line["aal"], "aal1");
     assert_eq!(line["enrolled"], true);
+    assert_eq!(line["enrollment_source"], "claim");
     assert_eq!(line["duration_us"], 42);
     assert!(line.get("user").is_none());
     assert!(!v.log_line(None).contains(&t[..20]));
@@ -536,7 +538,7 @@ fn identity_headers_are_added_only_when_configured() {
 fn when_unknown_settings() {
     let key = es256_key(11);
     let run = |when: &str| {
-        let cfg = json!({"supabase_url": URL, "require_aal2_for_enrolled": true, "keys": {"jwks": {"keys": [es256_jwk(&key, "k1")]}}, "enrollment": {"when_unknown": when}});
+        let cfg = json!({"supabase_url": URL, "require_aal2_for_enrolled": true, "keys": {"jwks": {"keys": [es256_jwk(&key, "k1")]}}, "enrollment": {"source": "claim", "when_unknown": when}});
         let mut gate = gate_from(&cfg);
         let t = sign(
             &json!({"alg": "ES256", "kid": "k1"}),
@@ -820,4 +822,377 @@ fn identity_header_variants_are_stripped() {
     ] {
         assert!(!Forward::strips(name), "{name}");
     }
+}
+
+// ---- The enrollment fact: the Auth API lookup, its cache, one lookup per user, the stale-claim window.
+
+const USER_URL: &str = "https://abcdefghijklmnopqrst.supabase.co/auth/v1/user";
+
+fn lookup_gate(enrollment: Value) -> (Gate, p256::ecdsa::SigningKey) {
+    let key = es256_key(11);
+    let cfg = json!({"supabase_url": URL, "require_aal2_for_enrolled": true,
+        "keys": {"jwks": {"keys": [es256_jwk(&key, "k1")]}}, "enrollment": enrollment});
+    (gate_from(&cfg), key)
+}
+
+/// An aal1 token of `sub`; `claim` is the `mfa_enrolled` value (None: absent), issued at `iat`.
+fn aal1_token(key: &p256::ecdsa::SigningKey, sub: &str, claim: Option<bool>, iat: u64) -> String {
+    let mut c = supabase_claims();
+    c["sub"] = json!(sub);
+    c["iat"] = json!(iat);
+    if let Some(v) = claim {
+        c["mfa_enrolled"] = json!(v);
+    }
+    sign(
+        &json!({"alg": "ES256", "kid": "k1"}),
+        &c,
+        &Signer_::Es256(key.clone()),
+    )
+}
+
+fn decide_with_apikey(gate: &mut Gate, token: &str, apikey: Option<&str>, now: u64) -> Outcome {
+    let auth = format!("Bearer {token}");
+    let mut headers = vec![("authorization", auth.as_str())];
+    if let Some(k) = apikey {
+        headers.push(("apikey", k));
+    }
+    gate.decide(
+        &Request {
+            method: "GET",
+            path: "/rest/v1/todos",
+            headers: &headers,
+        },
+        now,
+    )
+}
+
+fn user_body(sub: &str, verified: bool) -> Vec<u8> {
+    let status = if verified { "verified" } else { "unverified" };
+    json!({"id": sub, "aud": "authenticated", "factors": [{"id": "f1", "factor_type": "totp", "status": status}]})
+        .to_string()
+        .into_bytes()
+}
+
+/// Decides; on a lookup, answers it with `answer` and decides again. Returns (code, lookups).
+fn decide_answering(
+    gate: &mut Gate,
+    token: &str,
+    now: u64,
+    answer: Option<(u16, Vec<u8>)>,
+) -> (&'static str, usize) {
+    let mut lookups = 0;
+    loop {
+        match decide_with_apikey(gate, token, Some("sb_publishable_x"), now) {
+            Outcome::Done(v) => return (code(&v), lookups),
+            Outcome::LookupEnrollment(job) => {
+                lookups += 1;
+                assert!(lookups < 3, "asked twice in one decision");
+                let response = answer.as_ref().map(|(s, b)| (*s, b.as_slice()));
+                let _ = gate.enrollment_checked(job, response, now);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn enrollment_lookup_carries_the_users_own_credentials() {
+    let (mut gate, key) = lookup_gate(json!({}));
+    let t = aal1_token(&key, USER, None, NOW - 10);
+    let Outcome::LookupEnrollment(job) =
+        decide_with_apikey(&mut gate, &t, Some("sb_publishable_abc"), NOW)
+    else {
+        panic!("expected a lookup");
+    };
+    assert_eq!(job.url(), USER_URL);
+    assert_eq!(job.sub(), USER);
+    assert_eq!(
+        job.headers(),
+        &[
+            ("authorization".to_owned(), format!("Bearer {t}")),
+            ("apikey".to_owned(), "sb_publishable_abc".to_owned())
+        ]
+    );
+    assert_eq!(job.timeout_ms(), 3000);
+    // Without an apikey on the request, the configured publishable key is used.
+    let (mut gate, key) = lookup_gate(json!({"api_key": "sb_publishable_cfg"}));
+    let t = aal1_token(&key, USER, None, NOW - 10);
+    let Outcome::LookupEnrollment(job) = decide_with_apikey(&mut gate, &t, None, NOW) else {
+        panic!("expected a lookup");
+    };
+    assert!(job
+        .headers()
+        .contains(&("apikey".to_owned(), "sb_publishable_cfg".to_owned())));
+}
+
+#[test]
+fn enrollment_answers_are_cached_per_user_for_their_ttls() {
+    let (mut gate, key) = lookup_gate(json!({"api_cache_ttl": 120, "api_negative_cache_ttl": 30}));
+    let t = aal1_token(&key, USER, None, NOW - 10);
+    let not_enrolled = Some((200, user_body(USER, false)));
+    assert_eq!(
+        decide_answering(&mut gate, &t, NOW, not_enrolled.clone()),
+        ("forward", 1)
+    );
+    // Another token of the same user: from the cache until the negative TTL ends.
+    let t2 = aal1_token(&key, USER, None, NOW - 5);
+    assert_eq!(
+        decide_answering(&mut gate, &t2, NOW + 29, None),
+        ("forward", 0)
+    );
+    let enrolled = Some((200, user_body(USER, true)));
+    assert_eq!(
+        decide_answering(&mut gate, &t2, NOW + 30, enrolled),
+        ("aal2_required", 1)
+    );
+    assert_eq!(
+        decide_answering(&mut gate, &t2, NOW + 149, None),
+        ("aal2_required", 0)
+    );
+    assert_eq!(
+        decide_answering(&mut gate, &t2, NOW + 150, not_enrolled),
+        ("forward", 1)
+    );
+    // Another user is asked about separately.
+    let other = aal1_token(&key, "6f1c1b8e-0000-4000-8000-00000000ffff", None, NOW - 10);
+    let other_answer = Some((200, user_body("6f1c1b8e-0000-4000-8000-00000000ffff", true)));
+    assert_eq!(
+        decide_answering(&mut gate, &other, NOW + 150, other_answer),
+        ("aal2_required", 1)
+    );
+}
+
+#[test]
+fn one_lookup_in_flight_per_user_others_wait_on_their_own_timer() {
+    let (mut gate, key) = lookup_gate(json!({"api_timeout_ms": 2000}));
+    let a = aal1_token(&key, USER, None, NOW - 10);
+    let b = aal1_token(&key, USER, None, NOW - 20);
+    let Outcome::LookupEnrollment(job) = decide_with_apikey(&mut gate, &a, Some("k"), NOW) else {
+        panic!("expected a lookup");
+    };
+    // B (another request of the same user) must not start a second lookup, nor block on A's.
+    assert!(
+        matches!(decide_with_apikey(&mut gate, &b, Some("k"), NOW), Outcome::Wait(ms) if ms > 0)
+    );
+    assert!(matches!(
+        decide_with_apikey(&mut gate, &b, Some("k"), NOW + 2),
+        Outcome::Wait(_)
+    ));
+    gate.enrollment_checked(job, Some((200, &user_body(USER, true))), NOW + 2)
+        .unwrap();
+    assert_eq!(
+        code(&done(decide_with_apikey(&mut gate, &b, Some("k"), NOW + 2))),
+        "aal2_required"
+    );
+    assert_eq!(
+        code(&done(decide_with_apikey(&mut gate, &a, Some("k"), NOW + 2))),
+        "aal2_required"
+    );
+}
+
+#[test]
+fn a_lookup_that_never_reports_back_is_taken_over_after_its_timeout() {
+    let (mut gate, key) = lookup_gate(json!({"api_timeout_ms": 2000}));
+    let t = aal1_token(&key, USER, None, NOW - 10);
+    assert!(matches!(
+        decide_with_apikey(&mut gate, &t, Some("k"), NOW),
+        Outcome::LookupEnrollment(_)
+    ));
+    assert!(matches!(
+        decide_with_apikey(&mut gate, &t, Some("k"), NOW + 2),
+        Outcome::Wait(_)
+    ));
+    assert!(matches!(
+        decide_with_apikey(&mut gate, &t, Some("k"), NOW + 3),
+        Outcome::LookupEnrollment(_)
+    ));
+}
+
+#[test]
+fn a_failed_lookup_fails_closed_and_is_held_briefly() {
+    let (mut gate, key) = lookup_gate(json!({}));
+    let t = aal1_token(&key, USER, None, NOW - 10);
+    for answer in [
+        None,
+        Some((500, b"{}".to_vec())),
+        Some((200, b"not json".to_vec())),
+    ] {
+        let mut gate = lookup_gate(json!({})).0;
+        let t = aal1_token(&key, USER, None, NOW - 10);
+        assert_eq!(
+            decide_answering(&mut gate, &t, NOW, answer),
+            ("enrollment_unavailable", 1)
+        );
+    }
+    assert_eq!(
+        decide_answering(&mut gate, &t, NOW, None),
+        ("enrollment_unavailable", 1)
+    );
+    let held = aalgate::gate::enrollment::FAILURE_HOLD_SECS;
+    assert_eq!(
+        decide_answering(&mut gate, &t, NOW + held - 1, None),
+        ("enrollment_unavailable", 0)
+    );
+    let recovered = Some((200, user_body(USER, false)));
+    assert_eq!(
+        decide_answering(&mut gate, &t, NOW + held, recovered),
+        ("forward", 1)
+    );
+    // The refusal is a 503 that names no token content.
+    let mut gate = lookup_gate(json!({})).0;
+    let v = loop {
+        match decide_with_apikey(&mut gate, &t, Some("k"), NOW) {
+            Outcome::Done(v) => break v,
+            Outcome::LookupEnrollment(job) => {
+                let _ = gate.enrollment_checked(job, None, NOW);
+            }
+            other => panic!("{other:?}"),
+        }
+    };
+    let Decision::Reject(r) = &v.decision else {
+        panic!()
+    };
+    assert_eq!(r.status, 503);
+    assert!(!r.body.to_string().contains(&t[..20]));
+}
+
+#[test]
+fn an_answer_about_another_user_is_a_failure() {
+    let (mut gate, key) = lookup_gate(json!({}));
+    let t = aal1_token(&key, USER, None, NOW - 10);
+    let wrong = Some((200, user_body("someone-else", false)));
+    assert_eq!(
+        decide_answering(&mut gate, &t, NOW, wrong),
+        ("enrollment_unavailable", 1)
+    );
+}
+
+#[test]
+fn on_api_failure_settings() {
+    let key = es256_key(11);
+    for (setting, want) in [
+        ("refuse", "enrollment_unavailable"),
+        ("treat_as_enrolled", "aal2_required"),
+        ("treat_as_not_enrolled", "forward"),
+    ] {
+        let (mut gate, _) = lookup_gate(json!({"on_api_failure": setting}));
+        let t = aal1_token(&key, USER, None, NOW - 10);
+        assert_eq!(
+            decide_answering(&mut gate, &t, NOW, None),
+            (want, 1),
+            "{setting}"
+        );
+    }
+}
+
+#[test]
+fn a_false_claim_is_trusted_only_within_false_claim_max_age() {
+    let (mut gate, key) = lookup_gate(json!({"false_claim_max_age": 100}));
+    let fresh = aal1_token(&key, USER, Some(false), NOW - 100);
+    assert_eq!(
+        decide_answering(&mut gate, &fresh, NOW, None),
+        ("forward", 0)
+    );
+    let stale = aal1_token(&key, USER, Some(false), NOW - 101);
+    let enrolled_since = Some((200, user_body(USER, true)));
+    assert_eq!(
+        decide_answering(&mut gate, &stale, NOW, enrolled_since),
+        ("aal2_required", 1)
+    );
+    // The default window is 300 s.
+    let (mut gate, key) = lookup_gate(json!({}));
+    assert_eq!(
+        decide_answering(
+            &mut gate,
+            &aal1_token(&key, USER, Some(false), NOW - 300),
+            NOW,
+            None
+        ),
+        ("forward", 0)
+    );
+    // A true claim needs no confirmation, however old.
+    assert_eq!(
+        decide_answering(
+            &mut gate,
+            &aal1_token(&key, USER, Some(true), NOW - 3000),
+            NOW,
+            None
+        ),
+        ("aal2_required", 0)
+    );
+}
+
+#[test]
+fn enrollment_sources() {
+    let key = es256_key(11);
+    let stale_false = aal1_token(&key, USER, Some(false), NOW - 1000);
+    let enrolled = Some((200, user_body(USER, true)));
+    // claim: the token's word, never a lookup.
+    let (mut gate, _) = lookup_gate(json!({"source": "claim"}));
+    assert_eq!(
+        decide_answering(&mut gate, &stale_false, NOW, None),
+        ("forward", 0)
+    );
+    let missing = aal1_token(&key, USER, None, NOW - 10);
+    assert_eq!(
+        decide_answering(&mut gate, &missing, NOW, None),
+        ("enrollment_unknown", 0)
+    );
+    // auth_api: always Auth, even against a fresh claim.
+    let (mut gate, _) = lookup_gate(json!({"source": "auth_api"}));
+    let fresh_false = aal1_token(&key, USER, Some(false), NOW - 10);
+    assert_eq!(
+        decide_answering(&mut gate, &fresh_false, NOW, enrolled.clone()),
+        ("aal2_required", 1)
+    );
+    // The preset's default is claim_then_api; without the preset, claim.
+    let with_preset = GateConfig::from_json(&json!({"supabase_url": URL}).to_string()).unwrap();
+    assert_eq!(with_preset.enrollment.source.as_str(), "claim_then_api");
+    let without = GateConfig::from_json(
+        &json!({"supabase_url": URL, "preset": false, "routes": [{"path": "/auth/v1", "auth": "none"}]}).to_string(),
+    )
+    .unwrap();
+    assert_eq!(without.enrollment.source.as_str(), "claim");
+}
+
+#[test]
+fn enrollment_config_errors_name_the_field() {
+    let bad = |e: Value| config_err(json!({"supabase_url": URL, "enrollment": e})).0;
+    assert_eq!(bad(json!({"source": "database"})), "enrollment.source");
+    assert_eq!(
+        bad(json!({"api_key": "sb_secret_abc"})),
+        "enrollment.api_key"
+    );
+    assert_eq!(
+        bad(json!({"api_timeout_ms": 10})),
+        "enrollment.api_timeout_ms"
+    );
+    assert_eq!(
+        bad(json!({"false_claim_max_age": 100000})),
+        "enrollment.false_claim_max_age"
+    );
+    assert_eq!(
+        bad(json!({"api_cache_ttl": 7200})),
+        "enrollment.api_cache_ttl"
+    );
+    assert_eq!(
+        bad(json!({"on_api_failure": "retry"})),
+        "enrollment.on_api_failure"
+    );
+}
+
+#[test]
+fn the_lookup_and_its_source_are_logged_without_credentials() {
+    let (mut gate, key) = lookup_gate(json!({}));
+    let t = aal1_token(&key, USER, None, NOW - 10);
+    let Outcome::LookupEnrollment(job) = decide_with_apikey(&mut gate, &t, Some("k"), NOW) else {
+        panic!()
+    };
+    gate.enrollment_checked(job, Some((200, &user_body(USER, true))), NOW)
+        .unwrap();
+    let v = done(decide_with_apikey(&mut gate, &t, Some("k"), NOW));
+    let line = v.log_line(None);
+    assert!(line.contains(r#""enrollment_source":"auth_api""#), "{line}");
+    assert!(line.contains(r#""enrolled":true"#), "{line}");
+    assert!(!line.contains(&t[t.len() - 20..]), "{line}");
 }

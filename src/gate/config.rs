@@ -183,10 +183,78 @@ struct TokensDoc {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EnrollmentDoc {
-    source: Option<String>,
+    source: Option<EnrollmentSource>,
     claim: Option<String>,
     #[serde(default)]
     when_unknown: WhenUnknown,
+    false_claim_max_age: Option<u64>,
+    api_cache_ttl: Option<u64>,
+    api_negative_cache_ttl: Option<u64>,
+    api_timeout_ms: Option<u32>,
+    #[serde(default)]
+    on_api_failure: OnApiFailure,
+    api_key: Option<String>,
+}
+
+/// Where the enrollment fact comes from (see [`super::enrollment`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnrollmentSource {
+    /// Only the token's claim (the hook in `sql/`).
+    Claim,
+    /// Always Supabase Auth (`GET /auth/v1/user`, cached per user).
+    AuthApi,
+    /// The claim when it says `true`, or `false` and the token is recent; otherwise Auth (preset default).
+    ClaimThenApi,
+}
+
+impl EnrollmentSource {
+    /// Name in configuration and `explain`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnrollmentSource::Claim => "claim",
+            EnrollmentSource::AuthApi => "auth_api",
+            EnrollmentSource::ClaimThenApi => "claim_then_api",
+        }
+    }
+}
+
+/// What to do when the Auth API lookup fails (timeout, error status, unreadable answer).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnApiFailure {
+    /// 503 `enrollment_unavailable`; the upstream is not called (default: fail closed).
+    #[default]
+    Refuse,
+    /// Treat the user as enrolled: aal1 is refused, aal2 passes.
+    TreatAsEnrolled,
+    /// Treat the user as not enrolled: aal1 passes. Availability over safety; not recommended.
+    TreatAsNotEnrolled,
+}
+
+/// The validated enrollment settings.
+#[derive(Clone, Debug)]
+pub struct EnrollmentConfig {
+    /// Where the fact comes from.
+    pub source: EnrollmentSource,
+    /// The claim (path) the hook sets.
+    pub claim: Vec<String>,
+    /// No claim and no API to ask (claim-only source, or a token from another issuer).
+    pub when_unknown: WhenUnknown,
+    /// Seconds after `iat` during which a `false` claim is trusted without asking Auth.
+    pub false_claim_max_age: u64,
+    /// `{supabase_url}/auth/v1/user`.
+    pub api_url: String,
+    /// `apikey` for lookups of requests that carry none (a publishable key; never a secret key).
+    pub api_key: Option<String>,
+    /// Seconds an "enrolled" answer is reused.
+    pub api_cache_ttl: u64,
+    /// Seconds a "not enrolled" answer is reused.
+    pub api_negative_cache_ttl: u64,
+    /// Lookup timeout.
+    pub api_timeout_ms: u32,
+    /// When a lookup fails.
+    pub on_api_failure: OnApiFailure,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -306,10 +374,8 @@ pub struct GateConfig {
     pub hs256_secret_file: Option<String>,
     /// JWKS caching.
     pub jwks_timing: JwksTiming,
-    /// Claim that says whether the user has a verified factor.
-    pub enrollment_claim: Vec<String>,
-    /// When that claim is missing.
-    pub when_unknown: WhenUnknown,
+    /// Where the enrollment fact comes from, and how lookups behave.
+    pub enrollment: EnrollmentConfig,
     /// `Access-Control-Allow-Origin` on refusals.
     pub cors_allow_origin: String,
     /// Add `x-aalgate-*` identity headers to forwarded requests.
@@ -324,6 +390,68 @@ pub struct GateConfig {
     pub routes: Vec<Arc<RouteRule>>,
     /// Requirement for paths no route matches.
     pub fallback: Arc<RouteRule>,
+}
+
+fn enrollment_config(
+    e: EnrollmentDoc,
+    preset: bool,
+    supabase_url: &str,
+) -> Result<EnrollmentConfig, ConfigError> {
+    let claim = trusted_claim_path(
+        e.claim.as_deref().unwrap_or("mfa_enrolled"),
+        "enrollment.claim",
+    )?;
+    let within = |value: Option<u64>, default: u64, max: u64, field: &str| match value {
+        None => Ok(default),
+        Some(v) if v <= max => Ok(v),
+        Some(_) => Err(ConfigError::new(field, format!("must be at most {max}"))),
+    };
+    let api_timeout_ms = e.api_timeout_ms.unwrap_or(3000);
+    if !(50..=30_000).contains(&api_timeout_ms) {
+        return Err(ConfigError::new(
+            "enrollment.api_timeout_ms",
+            "must be 50..=30000",
+        ));
+    }
+    if let Some(key) = &e.api_key {
+        // A secret key would let anyone's lookup act as the service: only publishable keys belong here.
+        if key.starts_with("sb_secret_")
+            || !key.bytes().all(|b| b.is_ascii_graphic())
+            || key.is_empty()
+        {
+            return Err(ConfigError::new(
+                "enrollment.api_key",
+                "must be the project's publishable (or anon) key, never a secret key",
+            ));
+        }
+    }
+    Ok(EnrollmentConfig {
+        // The preset assumes a Supabase project, whose Auth can always be asked.
+        source: e.source.unwrap_or(if preset {
+            EnrollmentSource::ClaimThenApi
+        } else {
+            EnrollmentSource::Claim
+        }),
+        claim,
+        when_unknown: e.when_unknown,
+        false_claim_max_age: within(
+            e.false_claim_max_age,
+            300,
+            86_400,
+            "enrollment.false_claim_max_age",
+        )?,
+        api_url: format!("{supabase_url}/auth/v1/user"),
+        api_key: e.api_key,
+        api_cache_ttl: within(e.api_cache_ttl, 60, 3600, "enrollment.api_cache_ttl")?,
+        api_negative_cache_ttl: within(
+            e.api_negative_cache_ttl,
+            60,
+            3600,
+            "enrollment.api_negative_cache_ttl",
+        )?,
+        api_timeout_ms,
+        on_api_failure: e.on_api_failure,
+    })
 }
 
 /// Names of HTTP methods a route may list.
@@ -536,15 +664,7 @@ impl GateConfig {
             }
             validation.max_token_bytes = max;
         }
-        // Enrollment.
-        match doc.enrollment.source.as_deref() {
-            None | Some("claim") => {}
-            Some(_) => return Err(ConfigError::new("enrollment.source", "must be \"claim\"")),
-        }
-        let enrollment_claim = trusted_claim_path(
-            doc.enrollment.claim.as_deref().unwrap_or("mfa_enrolled"),
-            "enrollment.claim",
-        )?;
+        let enrollment = enrollment_config(doc.enrollment, doc.preset, &supabase_url)?;
 
         let cors_allow_origin = doc
             .responses
@@ -593,8 +713,7 @@ impl GateConfig {
             hs256_secret_env: k.hs256_secret_env,
             hs256_secret_file: k.hs256_secret_file,
             jwks_timing,
-            enrollment_claim,
-            when_unknown: doc.enrollment.when_unknown,
+            enrollment,
             cors_allow_origin,
             identity_headers: doc.forward.identity_headers,
             log_user_id: doc.log.user_id,

@@ -12,6 +12,7 @@
 pub mod cache;
 pub mod config;
 pub mod credentials;
+pub mod enrollment;
 pub mod forwarding;
 pub mod keystore;
 pub mod policy;
@@ -24,8 +25,9 @@ use crate::verify::{prepare, validate_claims, KeySource, PendingSignature, Verif
 use crate::wire::{reject_with_cors, Rejection};
 use crate::Algorithm;
 use cache::{TokenCache, TokenDigest};
-use config::{AuthRequirement, ConfigError, GateConfig, Mode};
+use config::{AuthRequirement, ConfigError, GateConfig, Mode, OnApiFailure};
 use credentials::Credentials;
+use enrollment::{EnrollmentJob, EnrollmentStore, Fact, FactSource, LookupCredentials};
 use keystore::{FetchReason, KeyStore};
 use route::RouteRule;
 use serde_json::{json, Value};
@@ -137,6 +139,8 @@ pub struct DecisionLog {
     pub aal: Option<&'static str>,
     /// The enrollment fact, when the policy needed it.
     pub enrolled: Option<bool>,
+    /// Where that fact came from: `claim` or `auth_api`.
+    pub enrollment_source: Option<&'static str>,
     /// Whether the token came from the verified-token cache.
     pub cached: bool,
     /// The user id (`sub`), only with `log.user_id = true`.
@@ -157,6 +161,9 @@ impl Verdict {
             "enrolled": l.enrolled,
             "cached": l.cached,
         });
+        if let Some(source) = l.enrollment_source {
+            v["enrollment_source"] = Value::String(source.into());
+        }
         if let Some(user) = &l.user {
             v["user"] = Value::String(user.clone());
         }
@@ -178,6 +185,12 @@ pub enum Outcome {
     /// Check this signature (only with [`Gate::with_external_signatures`]), report it with
     /// [`Gate::signature_checked`], and call `decide` again.
     VerifySignature(SignatureJob),
+    /// Ask Supabase Auth whether the user has a verified factor (`GET` the job's URL with its
+    /// headers), report the answer with [`Gate::enrollment_checked`], and call `decide` again.
+    LookupEnrollment(EnrollmentJob),
+    /// Another request is asking Auth about this user: call `decide` again after this many
+    /// milliseconds, on this request's own timer (Workers forbid awaiting another request's promise).
+    Wait(u32),
 }
 
 /// Material the adapter read at load time (the core reads no files and no environment).
@@ -197,6 +210,7 @@ pub struct Gate {
     /// `None`: asymmetric signatures are checked by the adapter ([`Outcome::VerifySignature`]).
     provider: Option<Box<dyn SignatureProvider>>,
     concluded: HashMap<TokenDigest, Result<VerifiedToken>>,
+    enrollment: EnrollmentStore,
     memo: credentials::ClassificationMemo,
     trace: bool,
 }
@@ -332,6 +346,7 @@ impl Gate {
                 cache,
                 provider,
                 concluded: HashMap::new(),
+                enrollment: EnrollmentStore::default(),
                 memo: credentials::ClassificationMemo::default(),
                 trace: false,
             },
@@ -392,6 +407,8 @@ impl Gate {
         match self.pipeline(req, now, &mut run) {
             Step::Fetch(urls) => Outcome::FetchKeys(urls),
             Step::Verify(job) => Outcome::VerifySignature(*job),
+            Step::Lookup(job) => Outcome::LookupEnrollment(job),
+            Step::Wait(ms) => Outcome::Wait(ms),
             Step::Forward(identity) => Outcome::Done(self.forward(identity, None, run)),
             Step::Reject(error) => {
                 let rejection = reject_with_cors(&error, &self.config.cors_allow_origin);
@@ -587,17 +604,53 @@ impl Gate {
         };
         run.log.aal = Some(verified.claims().aal.as_str());
 
-        // 7. Policy.
-        let (result, facts) = policy::evaluate(&rule, &verified, &self.config, now);
+        // 7. The enrollment fact, when the route needs it (may take an Auth lookup first).
+        let enrolled = if policy::needs_enrollment(&rule, verified.claims()) {
+            let from_project =
+                verified.claims().iss.as_deref() == Some(self.config.supabase_issuer());
+            let creds = LookupCredentials {
+                token,
+                apikey: req.headers_named("apikey").first().copied(),
+            };
+            let cfg = &self.config.enrollment;
+            match self
+                .enrollment
+                .fact(cfg, verified.claims(), from_project, &creds, now)
+            {
+                Fact::Known(enrolled, source) => {
+                    run.log.enrollment_source = Some(source.as_str());
+                    run.step(|| match source {
+                        FactSource::Claim => {
+                            format!("enrollment: claim `{}` = {enrolled}", cfg.claim.join("."))
+                        }
+                        FactSource::Api => format!("enrollment: Auth API says {enrolled}"),
+                    });
+                    Some(enrolled)
+                }
+                Fact::Unknown => None,
+                Fact::Failed => match cfg.on_api_failure {
+                    OnApiFailure::Refuse => {
+                        return Step::Reject(Error::new(
+                            Code::EnrollmentUnavailable,
+                            "the Auth API lookup of the user's factors failed",
+                        ))
+                    }
+                    OnApiFailure::TreatAsEnrolled => Some(true),
+                    OnApiFailure::TreatAsNotEnrolled => Some(false),
+                },
+                Fact::Lookup(job) => {
+                    run.step(|| format!("enrollment: ask Auth ({})", job.url()));
+                    return Step::Lookup(job);
+                }
+                Fact::Wait(ms) => return Step::Wait(ms),
+            }
+        } else {
+            None
+        };
+
+        // 8. Policy.
+        let (result, facts) = policy::evaluate(&rule, &verified, &self.config, enrolled, now);
         run.log.enrolled = facts.enrolled;
-        if let Some(e) = facts.enrolled {
-            run.step(|| {
-                format!(
-                    "enrollment claim `{}` = {e}",
-                    self.config.enrollment_claim.join(".")
-                )
-            });
-        }
         match result {
             Ok(()) => {
                 run.step(|| format!("policy: route `{}` satisfied", rule.name));
@@ -699,6 +752,25 @@ impl Gate {
         }
     }
 
+    /// Delivers the adapter's answer to an [`Outcome::LookupEnrollment`] job: the HTTP status and body,
+    /// or `None` when the request failed (network, timeout, too large). Returns the fact, or why the
+    /// answer was unusable (for the adapter's log; never for clients).
+    pub fn enrollment_checked(
+        &mut self,
+        job: EnrollmentJob,
+        response: Option<(u16, &[u8])>,
+        now: u64,
+    ) -> std::result::Result<bool, String> {
+        let result = match response {
+            Some((status, body)) => enrollment::read_user_response(status, body, job.sub()),
+            None => Err("no answer (network error or timeout)".into()),
+        };
+        let cfg = &self.config.enrollment;
+        self.enrollment
+            .answered(cfg, &job, result.clone().map_err(|_| ()), now);
+        result
+    }
+
     /// Delivers the adapter's verdict for an [`Outcome::VerifySignature`] job. The next
     /// [`Gate::decide`] for the same request uses it (and caches the token if it is valid).
     ///
@@ -773,4 +845,6 @@ enum Step {
     Reject(Error),
     Fetch(Vec<(String, FetchReason)>),
     Verify(Box<SignatureJob>),
+    Lookup(EnrollmentJob),
+    Wait(u32),
 }

@@ -32,20 +32,23 @@ fn predicate_holds(claims: &Claims, p: &ClaimPredicate) -> bool {
     }
 }
 
-/// The enrollment fact from the configured claim: `Some(bool)` only for a JSON boolean.
-pub fn enrollment_claim(claims: &Claims, path: &[String]) -> Option<bool> {
-    claim_at(claims, path).and_then(Value::as_bool)
+/// Whether deciding `rule` for these claims needs the enrollment fact: only an aal1 token on an
+/// `aal2_if_enrolled` route (an aal2 token passes whatever the fact).
+pub fn needs_enrollment(rule: &RouteRule, claims: &Claims) -> bool {
+    rule.aal == AalRequirement::Aal2IfEnrolled && claims.aal < Aal::Aal2
 }
 
-/// Checks `token` against `rule` at `now`.
+/// Checks `token` against `rule` at `now`. `enrolled` is the enrollment fact when
+/// [`needs_enrollment`] (from [`super::enrollment`]); `None` means nobody could tell.
 pub fn evaluate(
     rule: &RouteRule,
     token: &VerifiedToken,
     cfg: &GateConfig,
+    enrolled: Option<bool>,
     now: u64,
 ) -> (Result<(), Error>, Facts) {
     let mut facts = Facts::default();
-    let result = check(rule, token, cfg, now, &mut facts);
+    let result = check(rule, token, cfg, enrolled, now, &mut facts);
     (result, facts)
 }
 
@@ -53,6 +56,7 @@ fn check(
     rule: &RouteRule,
     token: &VerifiedToken,
     cfg: &GateConfig,
+    enrolled: Option<bool>,
     now: u64,
     facts: &mut Facts,
 ) -> Result<(), Error> {
@@ -119,8 +123,8 @@ fn check(
         AalRequirement::Aal2IfEnrolled => {
             // An aal2 token passes whatever the enrollment fact: no need to know it.
             if !at_least_aal2 {
-                facts.enrolled = enrollment_claim(claims, &cfg.enrollment_claim);
-                let enrolled = match (facts.enrolled, cfg.when_unknown) {
+                facts.enrolled = enrolled;
+                let enrolled = match (enrolled, cfg.enrollment.when_unknown) {
                     (Some(known), _) => known,
                     (None, WhenUnknown::TreatAsEnrolled) => true,
                     (None, WhenUnknown::TreatAsNotEnrolled) => false,
@@ -128,8 +132,8 @@ fn check(
                         return Err(Error::new(
                             Code::EnrollmentUnknown,
                             format!(
-                                "the token has no boolean `{}` claim; install the aalgate hook (sql/) or set enrollment.when_unknown",
-                                cfg.enrollment_claim.join(".")
+                                "the token has no boolean `{}` claim and Auth cannot be asked; install the aalgate hook (sql/) or set enrollment.when_unknown",
+                                cfg.enrollment.claim.join(".")
                             ),
                         ));
                     }

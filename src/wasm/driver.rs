@@ -1,20 +1,52 @@
-//! Runs one decision to the end, answering the gate's I/O steps: JWKS fetches and WebCrypto checks.
-//! Each request does its own fetches (Workers forbid awaiting a promise another request created); the
-//! key store's cooldown bounds how many.
+//! Runs one decision to the end, answering the gate's I/O steps: JWKS fetches, WebCrypto checks,
+//! Auth lookups of the user's factors, and waits for another request's lookup. Each request does its
+//! own fetches and waits on its own timer (Workers forbid awaiting a promise another request created);
+//! the key store's cooldown and the one-lookup-per-user rule bound how many.
 
 use super::{fetch, now, webcrypto};
 use crate::error::{Code, Error};
+use crate::gate::enrollment::MAX_USER_BYTES;
 use crate::gate::{Gate, Outcome, Request, Verdict};
 use std::cell::RefCell;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
 
-/// Most I/O rounds one request may take (missing keys, expired keys, a signature check, …).
-const MAX_ROUNDS: usize = 6;
+/// Most I/O rounds one request may take (missing keys, expired keys, a signature check, a lookup, …).
+const MAX_ROUNDS: usize = 8;
+
+/// Resolves after `ms` on this request's own timer.
+async fn sleep(ms: u32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let set_timeout = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into())
+            .ok()
+            .and_then(|f| wasm_bindgen::JsCast::dyn_into::<js_sys::Function>(f).ok());
+        match set_timeout {
+            Some(f) => {
+                let _ = f.call2(&JsValue::NULL, &resolve, &JsValue::from(ms));
+            }
+            None => {
+                let _ = resolve.call0(&JsValue::NULL);
+            }
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
 
 /// Decides `req`. `gate` is borrowed only between awaits, never across one.
 pub async fn decide(gate: &RefCell<Gate>, req: &Request<'_>) -> Verdict {
-    let now = now();
     let timeout_ms = gate.borrow().config().jwks_timing.timeout_ms;
-    for _ in 0..MAX_ROUNDS {
+    // Waiting for another request's lookup ends when it answers or its in-flight mark expires (then
+    // this request asks itself); the budget only guards against a gate that keeps saying "wait".
+    let mut wait_budget_ms = gate
+        .borrow()
+        .config()
+        .enrollment
+        .api_timeout_ms
+        .saturating_add(3000);
+    let mut rounds = 0;
+    let mut gave_up = Code::JwksUnavailable;
+    while rounds < MAX_ROUNDS {
+        let now = now();
         let outcome = gate.borrow_mut().decide(req, now);
         match outcome {
             Outcome::Done(verdict) => return verdict,
@@ -37,6 +69,36 @@ pub async fn decide(gate: &RefCell<Gate>, req: &Request<'_>) -> Verdict {
                     }
                 }
             }
+            Outcome::LookupEnrollment(job) => {
+                gave_up = Code::EnrollmentUnavailable;
+                let answer =
+                    fetch::get(job.url(), job.headers(), job.timeout_ms(), MAX_USER_BYTES).await;
+                let response = match &answer {
+                    Ok((body, _)) => Some((200, body.as_slice())),
+                    Err(_) => None,
+                };
+                let result = gate
+                    .borrow_mut()
+                    .enrollment_checked(job.clone(), response, now);
+                if let (Err(e), Err(fetch_error)) = (&result, &answer) {
+                    log_event(
+                        "enrollment_lookup_failed",
+                        job.url(),
+                        &format!("{e}: {fetch_error:?}"),
+                    );
+                } else if let Err(e) = &result {
+                    log_event("enrollment_lookup_failed", job.url(), e);
+                }
+            }
+            Outcome::Wait(ms) => {
+                gave_up = Code::EnrollmentUnavailable;
+                if wait_budget_ms < ms {
+                    break;
+                }
+                wait_budget_ms -= ms;
+                sleep(ms).await;
+                continue; // waiting is not an I/O round of this request
+            }
             Outcome::VerifySignature(job) => {
                 let valid = webcrypto::verify(
                     job.key(),
@@ -48,12 +110,12 @@ pub async fn decide(gate: &RefCell<Gate>, req: &Request<'_>) -> Verdict {
                 gate.borrow_mut().signature_checked(job, valid, now);
             }
         }
+        rounds += 1;
     }
-    // Unreachable while the key store honours its cooldown; fail closed if it ever is not.
-    gate.borrow().reject_now(
-        &Error::new(Code::JwksUnavailable, "too many key fetch rounds"),
-        req,
-    )
+    // Unreachable while the key store honours its cooldown and lookups their deadlines; fail closed
+    // if it ever is not.
+    gate.borrow()
+        .reject_now(&Error::new(gave_up, "too many I/O rounds"), req)
 }
 
 fn log_event(event: &str, url: &str, detail: &str) {

@@ -20,7 +20,7 @@ pub enum FetchError {
     Network,
     /// A status other than 200 (redirects included: they are not followed).
     Status(u16),
-    /// Larger than [`MAX_JWKS_BYTES`].
+    /// Larger than the cap.
     TooLarge,
 }
 
@@ -43,17 +43,36 @@ fn timeout_signal(ms: u32) -> Option<JsValue> {
 
 /// GETs a JWKS within `timeout_ms`: body and `Cache-Control: max-age`.
 pub async fn fetch_jwks(url: &str, timeout_ms: u32) -> Result<(Vec<u8>, Option<u64>), FetchError> {
+    get(url, &[], timeout_ms, MAX_JWKS_BYTES).await
+}
+
+/// GETs `url` with `headers` within `timeout_ms`, no redirects, 200 only, at most `max_bytes`: the
+/// body and `Cache-Control: max-age`.
+pub async fn get(
+    url: &str,
+    headers: &[(String, String)],
+    timeout_ms: u32,
+    max_bytes: usize,
+) -> Result<(Vec<u8>, Option<u64>), FetchError> {
     let init = RequestInit::new();
     init.set_method("GET");
+    if !headers.is_empty() {
+        let h = web_sys::Headers::new().map_err(|_| FetchError::Network)?;
+        for (name, value) in headers {
+            h.set(name, value).map_err(|_| FetchError::Network)?;
+        }
+        init.set_headers(&h);
+    }
     init.set_redirect(RequestRedirect::Manual);
     if let Some(signal) = timeout_signal(timeout_ms) {
         init.set_signal(Some(signal.unchecked_ref()));
     }
+    // Not `dyn_into`: servers such as @hono/node-server replace the global `Response` with a subclass,
+    // and what `fetch` returns is then no instance of it. It is a Response all the same.
     let response: Response = JsFuture::from(global_fetch(url, &init))
         .await
         .map_err(|_| FetchError::Network)?
-        .dyn_into()
-        .map_err(|_| FetchError::Network)?;
+        .unchecked_into();
     if response.status() != 200 {
         // Release the connection; the body is not needed.
         if let Some(body) = response.body() {
@@ -63,11 +82,7 @@ pub async fn fetch_jwks(url: &str, timeout_ms: u32) -> Result<(Vec<u8>, Option<u
     }
     let headers = response.headers();
     if let Ok(Some(len)) = headers.get("content-length") {
-        if len
-            .trim()
-            .parse::<usize>()
-            .map_or(true, |n| n > MAX_JWKS_BYTES)
-        {
+        if len.trim().parse::<usize>().map_or(true, |n| n > max_bytes) {
             if let Some(body) = response.body() {
                 let _ = body.cancel();
             }
@@ -80,13 +95,13 @@ pub async fn fetch_jwks(url: &str, timeout_ms: u32) -> Result<(Vec<u8>, Option<u
         .flatten()
         .as_deref()
         .and_then(max_age);
-    let body = read_capped(&response).await?;
+    let body = read_capped(&response, max_bytes).await?;
     Ok((body, max_age))
 }
 
-/// Reads the body chunk by chunk and gives up past [`MAX_JWKS_BYTES`]: a response without
-/// `Content-Length` (chunked) must not be able to make the isolate buffer an unbounded body.
-async fn read_capped(response: &Response) -> Result<Vec<u8>, FetchError> {
+/// Reads the body chunk by chunk and gives up past `max_bytes`: a response without `Content-Length`
+/// (chunked) must not be able to make the isolate buffer an unbounded body.
+async fn read_capped(response: &Response, max_bytes: usize) -> Result<Vec<u8>, FetchError> {
     let Some(stream) = response.body() else {
         return Ok(Vec::new());
     };
@@ -111,7 +126,7 @@ async fn read_capped(response: &Response) -> Result<Vec<u8>, FetchError> {
             return Ok(out);
         }
         let bytes = Uint8Array::new(&get(&chunk, "value")?);
-        if out.len() + bytes.length() as usize > MAX_JWKS_BYTES {
+        if out.len() + bytes.length() as usize > max_bytes {
             // The stream is locked to the reader: cancel through it.
             if let Ok(cancel) = get(&reader, "cancel").and_then(|f| {
                 f.dyn_into::<js_sys::Function>()

@@ -86,6 +86,9 @@ export function caseHeaders(c, tokens) {
 export function check(c, observed) {
   const e = c.expect;
   const problems = [];
+  if ("lookups" in e && observed.lookups !== e.lookups) {
+    problems.push(`Auth lookups expected ${e.lookups}, got ${observed.lookups}`);
+  }
   if (e.decision === "forward") {
     if (!observed.forwarded) problems.push(`expected forward, got ${observed.status} ${observed.code}`);
     for (const h of e.stripped ?? []) {
@@ -116,6 +119,7 @@ export async function runTable({ urlFor, upstream, tokens, logsFor = () => [] })
     const marker = `${Date.now()}-${i}`;
     const headers = [...caseHeaders(c, tokens), ["x-conformance-case", marker]];
     let res;
+    const lookupsBefore = upstream.auth.lookups.length;
     try {
       res = await send(urlFor(config), { method: c.method.toUpperCase(), path: c.path, query: c.query, headers });
     } catch (err) {
@@ -131,6 +135,8 @@ export async function runTable({ urlFor, upstream, tokens, logsFor = () => [] })
       code: arrived ? null : code,
       wwwAuthenticate: res.headers["www-authenticate"],
       upstreamHeaders: arrived?.headers,
+      // A client's own forwarded GET /auth/v1/user is not a lookup by the gate.
+      lookups: upstream.auth.lookups.length - lookupsBefore - (arrived?.url === "/auth/v1/user" ? 1 : 0),
     };
     const problems = check(c, observed);
     if (problems.length) failures.push(`${c.name}: ${problems.join("; ")}`);
@@ -141,4 +147,20 @@ export async function runTable({ urlFor, upstream, tokens, logsFor = () => [] })
 /** The fixture configs pointed at a local stand-in upstream. */
 export function localConfigs(upstreamUrl) {
   return Object.fromEntries(Object.entries(fixtures.configs).map(([n, c]) => [n, { ...c, supabase_url: upstreamUrl }]));
+}
+
+/**
+ * Sends `n` concurrent requests of one user whose enrollment only Auth can tell, while the stand-in
+ * Auth answers slowly. Returns { statuses, lookups }: a front door must ask Auth once, not n times.
+ */
+export async function concurrentLookups(baseUrl, upstream, token, n = 12) {
+  const before = upstream.auth.lookups.length;
+  upstream.auth.delayMs = 300;
+  try {
+    const results = await Promise.all(Array.from({ length: n }, () =>
+      send(baseUrl, { path: "/rest/v1/todos", headers: [["apikey", "sb_publishable_x"], ["authorization", `Bearer ${token}`]] })));
+    return { statuses: results.map((r) => r.status), lookups: upstream.auth.lookups.length - before };
+  } finally {
+    upstream.auth.delayMs = 0;
+  }
 }

@@ -11,7 +11,7 @@ const workers = {};
 let tokens;
 
 before(async () => {
-  upstream = await startUpstream();
+  upstream = await startUpstream({ authUsers: fixtures.auth_users });
   tokens = await mintTokens(Math.floor(Date.now() / 1000), { issuerBase: upstream.url });
   for (const [name, cfg] of Object.entries(localConfigs(upstream.url))) {
     workers[name] = await startJsWorker({ AALGATE_CONFIG: JSON.stringify(cfg), ...fixtures.secret_env });

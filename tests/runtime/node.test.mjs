@@ -8,7 +8,7 @@ import http from "node:http";
 import { createGate } from "aalgate";
 import { startUpstream } from "./upstream.mjs";
 import { serveInNode, send } from "./front-doors.mjs";
-import { cases, fixtures, mintTokens, runTable, localConfigs } from "./conformance-lib.mjs";
+import { cases, fixtures, mintTokens, runTable, localConfigs, concurrentLookups } from "./conformance-lib.mjs";
 import { app as honoApp } from "../../examples/hono/app.js";
 
 let upstream;
@@ -18,7 +18,7 @@ const servers = {};
 const logs = [];
 
 before(async () => {
-  upstream = await startUpstream();
+  upstream = await startUpstream({ authUsers: fixtures.auth_users });
   tokens = await mintTokens(Math.floor(Date.now() / 1000), { issuerBase: upstream.url });
   configs = localConfigs(upstream.url);
   for (const [name, cfg] of Object.entries(configs)) {
@@ -157,5 +157,34 @@ test("examples/node-proxy runs as written (createGateFromEnv from process.env)",
     assert.equal(upstream.received.length, before + 1);
   } finally {
     child.kill();
+  }
+});
+
+test("JWKS and lookups work behind @hono/node-server, which replaces the global Response", async () => {
+  // Default key source: the project's JWKS URL (the stand-in), fetched by the module through fetch.
+  const gate = createGate({ supabase_url: upstream.url, require_aal2_for_enrolled: true }, quiet);
+  const server = await serveInNode(gate.proxy());
+  try {
+    upstream.jwks.body = JSON.stringify({ keys: [Object.fromEntries(Object.entries(fixtures.keys.issuer).filter(([k]) => k !== "d"))] });
+    const ok = await send(server.url, { path: "/rest/v1/todos", headers: [["apikey", "sb_publishable_x"], ["authorization", `Bearer ${tokens.aal2_enrolled}`]] });
+    assert.equal(ok.status, 200);
+    const lookupsBefore = upstream.auth.lookups.length;
+    const refused = await send(server.url, { path: "/rest/v1/todos", headers: [["apikey", "sb_publishable_x"], ["authorization", `Bearer ${tokens.lk_missing_enrolled}`]] });
+    assert.equal(refused.status, 401);
+    assert.equal(JSON.parse(refused.body).code, "aal2_required");
+    assert.equal(upstream.auth.lookups.length, lookupsBefore + 1);
+  } finally {
+    await server.close();
+  }
+});
+
+test("enrollment: concurrent requests of one user cause one Auth lookup in Node", async () => {
+  const server = await serveInNode(createGate(configs.api, quiet).proxy());
+  try {
+    const { statuses, lookups } = await concurrentLookups(server.url, upstream, tokens.lk_missing_enrolled);
+    assert.deepEqual(statuses, statuses.map(() => 401));
+    assert.equal(lookups, 1);
+  } finally {
+    await server.close();
   }
 });

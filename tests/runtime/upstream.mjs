@@ -1,12 +1,19 @@
-// Stand-in for a Supabase project (PostgREST, Storage, Functions, Realtime, the Auth JWKS endpoint),
-// small and local: it records every request it receives so tests can assert that refused requests never
-// arrived, echoes bodies for integrity checks, speaks just enough WebSocket to echo frames, and serves a
-// JWKS document whose behaviour the test controls (rotation, errors, slowness, garbage, redirects).
+// Stand-in for a Supabase project (PostgREST, Storage, Functions, Realtime, the Auth JWKS endpoint and
+// GET /auth/v1/user), small and local: it records every request it receives so tests can assert that
+// refused requests never arrived, echoes bodies for integrity checks, speaks just enough WebSocket to
+// echo frames, serves a JWKS document whose behaviour the test controls (rotation, errors, slowness,
+// garbage, redirects), and answers user lookups from a fixture (`auth.lookups` records them).
 import http from "node:http";
 import crypto from "node:crypto";
+import { Buffer } from "node:buffer";
 
-export async function startUpstream() {
+/**
+ * `authUsers`: what the stand-in Auth answers to GET /auth/v1/user, per user id (fixtures.json
+ * `auth_users`): `{ factors: [...] }` or `{ status }` for a failing Auth.
+ */
+export async function startUpstream({ authUsers = {} } = {}) {
   const received = [];
+  const auth = { users: authUsers, lookups: [], delayMs: 0 };
   const jwks = { status: 200, body: JSON.stringify({ keys: [] }), cacheControl: "public, max-age=600", delayMs: 0, redirect: null, hits: 0 };
 
   const server = http.createServer((req, res) => {
@@ -31,6 +38,13 @@ export async function startUpstream() {
           res.end(jwks.body);
         };
         return jwks.delayMs ? setTimeout(send, jwks.delayMs) : send();
+      }
+      if (req.url === "/auth/v1/user") {
+        // Both the gate's own lookups and clients' forwarded calls land here.
+        auth.lookups.push(record);
+        received.push(record);
+        const send = () => answerUser(auth.users, req.headers, res);
+        return auth.delayMs ? setTimeout(send, auth.delayMs) : send();
       }
       received.push(record);
       if (req.url.includes("/__echo")) {
@@ -71,8 +85,27 @@ export async function startUpstream() {
     url: `http://127.0.0.1:${port}`,
     received,
     jwks,
+    auth,
     close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }),
   };
+}
+
+// Supabase Auth's GET /auth/v1/user, as far as the gate relies on it: the API gateway refuses a request
+// without apikey (401); Auth answers the token's user with `factors` (omitted when there are none). The
+// token's signature is not checked here: the gate only asks after verifying it.
+function answerUser(users, headers, res) {
+  const json = (status, body) => { res.writeHead(status, { "content-type": "application/json" }); res.end(JSON.stringify(body)); };
+  if (!headers.apikey) return json(401, { message: "No API key found in request" });
+  const m = /^Bearer ([^.]+)\.([^.]+)\./.exec(headers.authorization ?? "");
+  if (!m) return json(401, { code: "no_authorization", msg: "This endpoint requires a valid Bearer token" });
+  let sub;
+  try { sub = JSON.parse(Buffer.from(m[2], "base64url").toString()).sub; } catch { return json(401, { code: "bad_jwt" }); }
+  const user = users[sub];
+  if (!user) return json(404, { code: "user_not_found", msg: "User from sub claim in JWT does not exist" });
+  if (user.status) return json(user.status, { code: "unexpected_failure", msg: "Unexpected failure" });
+  const body = { id: sub, aud: "authenticated", role: "authenticated", email: "user@example.com", phone: "", app_metadata: { provider: "email" }, user_metadata: {}, identities: [], is_anonymous: false };
+  if (user.factors?.length) body.factors = user.factors;
+  json(200, body);
 }
 
 export function deterministicBytes(n) {

@@ -9,7 +9,7 @@ import net from "node:net";
 import path from "node:path";
 import { startUpstream, deterministicBytes } from "./upstream.mjs";
 import { startWorker, send } from "./front-doors.mjs";
-import { fixtures, mintTokens, signEs256 } from "./conformance-lib.mjs";
+import { fixtures, mintTokens, signEs256, concurrentLookups, localConfigs } from "./conformance-lib.mjs";
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
 const pub = (k) => Object.fromEntries(Object.entries(k).filter(([n]) => n !== "d"));
@@ -18,7 +18,7 @@ let upstream;
 let tokens;
 
 before(async () => {
-  upstream = await startUpstream();
+  upstream = await startUpstream({ authUsers: fixtures.auth_users });
   tokens = await mintTokens(Math.floor(Date.now() / 1000), { issuerBase: upstream.url });
 });
 after(async () => upstream?.close());
@@ -230,7 +230,7 @@ test("JWKS: a chunked response within the size cap is read whole", async () => {
 test("JWKS: fetched once, then served from cache (max-age)", async () => {
   await withJwks({}, async (w) => {
     assert.equal((await ask(w, tokens.aal2_enrolled)).status, 200);
-    assert.equal((await ask(w, tokens.aal1_not_enrolled)).status, 200);
+    assert.equal((await ask(w, tokens.lk_fresh_false)).status, 200);
     assert.equal(upstream.jwks.hits, 1);
   });
 });
@@ -302,6 +302,33 @@ test("WebCrypto in workerd gives the native verdicts on Wycheproof P1363 and RFC
     assert.deepEqual(wrong, [], `verdicts differ for: ${wrong.join(", ")}`);
     assert.ok(batch.length > 260);
   } finally {
+    await w.close();
+  }
+});
+
+test("enrollment: concurrent requests of one user cause one Auth lookup; the others wait for its answer", async () => {
+  const w = await startWorker({ AALGATE_CONFIG: JSON.stringify(localConfigs(upstream.url).api) });
+  try {
+    const { statuses, lookups } = await concurrentLookups(w.url, upstream, tokens.lk_missing_enrolled);
+    assert.deepEqual(statuses, statuses.map(() => 401), "every request gets the step-up");
+    assert.equal(lookups, 1);
+  } finally {
+    await w.close();
+  }
+});
+
+test("enrollment: Auth slower than enrollment.api_timeout_ms fails closed with 503, upstream never called", async () => {
+  const cfg = { ...localConfigs(upstream.url).api, enrollment: { api_timeout_ms: 100 } };
+  const w = await startWorker({ AALGATE_CONFIG: JSON.stringify(cfg) });
+  const seen = upstream.received.length;
+  upstream.auth.delayMs = 1000;
+  try {
+    const res = await send(w.url, { path: "/rest/v1/todos", headers: [["apikey", "sb_publishable_x"], ["authorization", `Bearer ${tokens.lk_missing_not}`]] });
+    assert.equal(res.status, 503);
+    assert.equal(JSON.parse(res.body).code, "enrollment_unavailable");
+    assert.ok(upstream.received.slice(seen).every((r) => r.url === "/auth/v1/user"), "only the lookup reached the project");
+  } finally {
+    upstream.auth.delayMs = 0;
     await w.close();
   }
 });

@@ -2,6 +2,7 @@
 // by name through package.json "exports" (condition "deno"): the conformance table through
 // gate.proxy() served by Deno.serve over real HTTP, and protect as an Edge Function uses it.
 // Run by `make test-deno` (deno test); shares the stand-in upstream and the table with the Node runners.
+// Named *.deno.mjs so that `node --test tests/runtime/` does not pick it up; `make test-deno` runs it.
 import { createGate } from "aalgate";
 import { startUpstream } from "../upstream.mjs";
 import { cases, fixtures, mintTokens, runTable, localConfigs } from "../conformance-lib.mjs";
@@ -12,7 +13,7 @@ function assertEquals(actual, expected, message) {
 }
 
 async function withUpstream(fn) {
-  const upstream = await startUpstream();
+  const upstream = await startUpstream({ authUsers: fixtures.auth_users });
   try {
     const tokens = await mintTokens(Math.floor(Date.now() / 1000), { issuerBase: upstream.url });
     await fn(upstream, tokens, localConfigs(upstream.url));
