@@ -23,7 +23,7 @@ export XDG_CONFIG_HOME := $(CURDIR)/.wrangler/config
 # Deno comes from npm as its platform binary package (an optional dependency: the `deno` wrapper package
 # lists platform packages the registry here does not all serve, which breaks `npm ci`). Elsewhere, a
 # `deno` on PATH is used.
-DENO := $(if $(wildcard node_modules/@deno/linux-x64-glibc/deno),$(CURDIR)/node_modules/@deno/linux-x64-glibc/deno,deno)
+DENO = $(if $(wildcard node_modules/@deno/linux-x64-glibc/deno),$(CURDIR)/node_modules/@deno/linux-x64-glibc/deno,deno)
 export DENO_DIR := $(CURDIR)/.deno
 WASM_OUT := target/wasm32-unknown-unknown/release/aalgate.wasm
 

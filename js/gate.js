@@ -3,6 +3,10 @@
 // what it knows about its runtime; nothing here decides anything: every verdict comes from the wasm core.
 
 const ENV_NAMES = ["SUPABASE_URL", "AALGATE_CONFIG", "SUPABASE_JWT_SECRET"];
+// Codings Node's and Deno's fetch decode (and so the only ones the proxy asks the upstream for there).
+const DECODED_CODINGS = new Set(["gzip", "x-gzip", "deflate", "br"]);
+// Response headers that belong to the upstream connection, not to the client's.
+const HOP_BY_HOP = ["connection", "keep-alive", "transfer-encoding", "proxy-connection", "proxy-authenticate", "te", "trailer"];
 
 /** Reads a name from Deno.env or process.env (undefined when absent or not permitted). */
 function runtimeEnv(name) {
@@ -15,10 +19,37 @@ function runtimeEnv(name) {
   }
 }
 
+function optionError(option, problem) {
+  return new Error(`aalgate option \`${option}\`: ${problem}`);
+}
+
+function checkPathPrefix(prefix) {
+  if (prefix === undefined) return undefined;
+  if (typeof prefix !== "string" || !/^(\/[A-Za-z0-9._~!$&'()*+,;=:@-]+)+\/?$/.test(prefix) || /\/\.\.?(\/|$)/.test(prefix)) {
+    throw optionError("pathPrefix", `must be an absolute, normalised path such as "/functions/v1" (got ${JSON.stringify(prefix)})`);
+  }
+  return prefix.replace(/\/$/, "");
+}
+
+function checkUpstream(url) {
+  if (url === undefined) return undefined;
+  let u;
+  try { u = new URL(url); } catch { throw optionError("proxy(upstreamUrl)", `is not a URL: ${JSON.stringify(url)}`); }
+  if (!["http:", "https:"].includes(u.protocol) || u.search || u.hash || u.username || u.password) {
+    throw optionError("proxy(upstreamUrl)", "must be an http(s) origin (optionally with a path), without query, fragment or credentials");
+  }
+  return url.replace(/\/+$/, "");
+}
+
+function isRequest(r) {
+  // Duck-typed: servers such as @hono/node-server replace the global Request with their own class.
+  return r && typeof r === "object" && typeof r.url === "string" && typeof r.method === "string" && r.headers && typeof r.headers.get === "function";
+}
+
 /**
- * `runtime`: { Gate, decodesBodies, clientIp(request, info) }.
- * `decodesBodies`: the runtime's fetch decompresses response bodies but keeps Content-Encoding (Node,
- * Deno), so a proxied response must lose that header and the then wrong Content-Length.
+ * `runtime`: { Gate, decodesBodies, websockets, clientIp(request, info) }.
+ * `decodesBodies`: the runtime's fetch decodes compressed response bodies but keeps Content-Encoding
+ * (Node, Deno), so the proxy asks only for codings it decodes and drops that header afterwards.
  */
 export function bind(runtime) {
   class AalGate {
@@ -26,13 +57,14 @@ export function bind(runtime) {
     #pathPrefix;
     #log;
     #clientIp;
+    #warnedNoClientIp = false;
 
     constructor(inner, options) {
       this.#inner = inner;
-      this.#pathPrefix = options.pathPrefix;
+      this.#pathPrefix = checkPathPrefix(options.pathPrefix);
       this.#log = options.log === false ? () => {} : (options.log ?? ((line) => console.log(line)));
       this.#clientIp = options.clientIp ?? runtime.clientIp;
-      for (const w of inner.warnings) console.warn(`aalgate: ${w}`);
+      if (options.log !== false) for (const w of inner.warnings) console.warn(`aalgate: ${w}`);
     }
 
     /** The project URL the gate guards. */
@@ -40,24 +72,57 @@ export function bind(runtime) {
       return this.#inner.upstream;
     }
 
-    /** Decides a request without forwarding it (see index.d.ts for the decision object). */
-    check(request, { pathPrefix } = {}) {
-      return this.#inner.check(request, pathPrefix ?? this.#pathPrefix);
+    /** Warnings from loading the configuration (skipped keys, …). */
+    get warnings() {
+      return this.#inner.warnings;
+    }
+
+    /**
+     * Decides a request without forwarding it (see index.d.ts for the decision object). On allow,
+     * `decision.request` is the request to hand on: the headers the gate judged (inbound x-aalgate-*
+     * removed, identity headers added when configured) and the original body.
+     */
+    async check(request, { pathPrefix } = {}) {
+      if (!isRequest(request)) throw new TypeError("aalgate: check(request) needs a Request");
+      const prefix = pathPrefix === undefined ? this.#pathPrefix : checkPathPrefix(pathPrefix);
+      const decision = await this.#inner.check(request, prefix);
+      if (decision.allowed) {
+        let judged;
+        Object.defineProperty(decision, "request", {
+          enumerable: false,
+          get: () => (judged ??= new Request(request, { headers: new Headers(decision.forwardHeaders) })),
+        });
+      }
+      return decision;
     }
 
     /**
      * Wraps a `(request, context) => Response` handler: refusals are answered without calling it; on
-     * allow it receives a request whose headers are what the gate judged (inbound x-aalgate-* removed,
-     * identity headers added when configured) and `{ claims, identity, decision }`.
+     * allow it receives the judged request and `{ claims, identity, decision }`. CORS preflights are
+     * answered here (204) unless `{ preflight: "handler" }`: a handler that ignores the method must not
+     * answer a credential-less OPTIONS with data.
      */
-    protect(handler) {
+    protect(handler, { preflight = "answer" } = {}) {
       return async (request, ...rest) => {
         const decision = await this.check(request);
         this.#log(decision.log);
         if (!decision.allowed) return decision.response;
-        const gated = new Request(request, { headers: new Headers(decision.forwardHeaders) });
-        return handler(gated, { claims: decision.claims, identity: decision.identity, decision }, ...rest);
+        if (decision.preflight && preflight !== "handler") return this.#preflightAnswer(request);
+        return handler(decision.request, { claims: decision.claims, identity: decision.identity, decision }, ...rest);
       };
+    }
+
+    #preflightAnswer(request) {
+      return new Response(null, {
+        status: 204,
+        headers: {
+          "access-control-allow-origin": this.#inner.corsAllowOrigin,
+          "access-control-allow-methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
+          "access-control-allow-headers": request.headers.get("access-control-request-headers") ?? "authorization, x-client-info, apikey, content-type",
+          "access-control-max-age": "86400",
+          vary: "Origin, Access-Control-Request-Headers",
+        },
+      });
     }
 
     /**
@@ -65,10 +130,17 @@ export function bind(runtime) {
      * `upstreamUrl` (default: the configured project) with the Worker's streaming and header rules.
      */
     proxy(upstreamUrl) {
+      const upstream = checkUpstream(upstreamUrl);
       return async (request, info) => {
-        const [response, log] = await this.#inner.proxy(request, this.#clientIp(request, info), upstreamUrl);
+        if (!isRequest(request)) throw new TypeError("aalgate: the proxy handler needs a Request");
+        const clientIp = this.#clientIp(request, info);
+        if (clientIp === undefined && !this.#warnedNoClientIp) {
+          this.#warnedNoClientIp = true;
+          console.warn("aalgate: the runtime reports no client address; X-Forwarded-For / Sb-Forwarded-For are not sent, so Supabase Auth rate-limits all clients as one (pass clientIp to createGate)");
+        }
+        const [response, log] = await this.#inner.proxy(request, clientIp, upstream, runtime.decodesBodies, runtime.websockets);
         this.#log(log);
-        return runtime.decodesBodies ? withoutStaleEncoding(response) : response;
+        return runtime.decodesBodies ? cleanResponse(response) : response;
       };
     }
   }
@@ -93,10 +165,23 @@ export function bind(runtime) {
   return { createGate, createGateFromEnv };
 }
 
-function withoutStaleEncoding(response) {
-  if (!response.headers.has("content-encoding")) return response;
-  const headers = new Headers(response.headers);
-  headers.delete("content-encoding");
-  headers.delete("content-length");
+/**
+ * What Node's and Deno's fetch hand back needs two repairs before it goes to the client: a body they
+ * decoded still carries Content-Encoding (and the encoded Content-Length), and headers of the upstream
+ * connection (Connection, Keep-Alive, …) would override the client's own.
+ */
+function cleanResponse(response) {
+  const h = response.headers;
+  const coding = (h.get("content-encoding") ?? "").trim().toLowerCase();
+  const decoded = coding !== "" && DECODED_CODINGS.has(coding);
+  const named = (h.get("connection") ?? "").split(",").map((t) => t.trim().toLowerCase()).filter(Boolean);
+  const hop = [...HOP_BY_HOP, ...named].filter((n) => h.has(n));
+  if (!decoded && hop.length === 0) return response;
+  const headers = new Headers(h);
+  for (const n of hop) headers.delete(n);
+  if (decoded) {
+    headers.delete("content-encoding");
+    headers.delete("content-length");
+  }
   return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
 }

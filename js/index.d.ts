@@ -1,14 +1,19 @@
-// Types of the aalgate module; the same API in every runtime entry (deno.js, node.js, workers.js, web.js).
+// Types of the aalgate module: the same API in every runtime entry (deno.js, node.js, workers.js);
+// web.js adds `init` (web.d.ts).
 
 /** The keys of aalgate.toml as an object (see README "Configuration"), or its JSON text. */
 export type GateConfig = Record<string, unknown> | string;
 
 export interface GateOptions {
-  /** Named settings: SUPABASE_URL, SUPABASE_JWT_SECRET (or the name keys.hs256_secret_env gives). */
-  env?: Record<string, string | undefined>;
+  /**
+   * Named settings: SUPABASE_URL, SUPABASE_JWT_SECRET (or the name keys.hs256_secret_env gives),
+   * AALGATE_CONFIG for createGateFromEnv. A Worker's `env` fits as it is (non-string values are ignored,
+   * except an object-valued AALGATE_CONFIG).
+   */
+  env?: Record<string, unknown>;
   /** Prepended to the request path before routing. An Edge Function sees `/<name>/…`: pass "/functions/v1". */
   pathPrefix?: string;
-  /** Receives each decision's JSON log line (default console.log); `false` turns logging off. */
+  /** Receives each decision's JSON log line (default console.log); `false` turns logging (and load warnings) off. */
   log?: ((line: string) => void) | false;
   /** The client's address for X-Forwarded-For / Sb-Forwarded-For (default: what the runtime reports). */
   clientIp?: (request: Request, info?: unknown) => string | undefined;
@@ -22,9 +27,11 @@ export interface Decision {
   /** The stable refusal code (`aal2_required`, `token_expired`, …), null when allowed. */
   code: string | null;
   identity: "user" | "service" | "anonymous";
+  /** A CORS preflight without credentials (allowed unchecked). */
+  preflight: boolean;
   /** The verified token's claims (identity "user" only). */
   claims: Record<string, unknown> | null;
-  /** The headers to send upstream: the judged inbound headers, then identity headers if configured. */
+  /** The headers the gate judged, to send on: the inbound ones it keeps, then identity headers if configured. */
   forwardHeaders: [string, string][];
   /** report_only mode: the refusal enforcement would have sent. */
   wouldReject: { status: number; code: string } | null;
@@ -32,6 +39,8 @@ export interface Decision {
   log: string;
   /** The refusal to send (when not allowed). */
   response?: Response;
+  /** When allowed: the request to hand on (judged headers, original body). Use it instead of the original. */
+  readonly request?: Request;
 }
 
 export interface ProtectContext {
@@ -42,16 +51,17 @@ export interface ProtectContext {
 
 export interface AalGate {
   readonly upstream: string;
+  readonly warnings: string[];
   check(request: Request, options?: { pathPrefix?: string }): Promise<Decision>;
+  /** `preflight: "handler"` passes CORS preflights to the handler instead of answering 204. */
   protect<A extends unknown[]>(
     handler: (request: Request, context: ProtectContext, ...rest: A) => Response | Promise<Response>,
+    options?: { preflight?: "answer" | "handler" },
   ): (request: Request, ...rest: A) => Promise<Response>;
   proxy(upstreamUrl?: string): (request: Request, info?: unknown) => Promise<Response>;
 }
 
-/** Throws an Error naming the configuration field at fault. */
+/** Throws an Error naming the configuration field (or option) at fault. */
 export function createGate(config?: GateConfig, options?: GateOptions): AalGate;
 /** SUPABASE_URL, AALGATE_CONFIG, SUPABASE_JWT_SECRET from options.env, Deno.env or process.env. */
 export function createGateFromEnv(options?: GateOptions): AalGate;
-/** web.js only: instantiate the wasm before createGate. */
-export function init(moduleOrPath?: unknown): Promise<void>;

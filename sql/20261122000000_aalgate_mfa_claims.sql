@@ -27,7 +27,7 @@ declare
   claims jsonb := event -> 'claims';
   enrolled boolean;
 begin
-  if claims is null or jsonb_typeof(claims) <> 'object' then
+  if claims is null or jsonb_typeof(claims) <> 'object' or event ->> 'user_id' is null then
     return event;
   end if;
   begin
@@ -67,6 +67,10 @@ comment on function public.aalgate_access_token_hook(jsonb) is
 grant usage on schema aalgate to supabase_auth_admin;
 grant execute on function aalgate.add_mfa_claims(jsonb) to supabase_auth_admin;
 grant execute on function public.aalgate_access_token_hook(jsonb) to supabase_auth_admin;
-revoke execute on function aalgate.add_mfa_claims(jsonb) from authenticated, anon, public;
-revoke execute on function public.aalgate_access_token_hook(jsonb) from authenticated, anon, public;
-revoke all on schema aalgate from authenticated, anon, public;
+-- Supabase's default privileges give new functions in `public` to anon, authenticated and service_role:
+-- take them back.
+revoke execute on function aalgate.add_mfa_claims(jsonb) from authenticated, anon, service_role, public;
+revoke execute on function public.aalgate_access_token_hook(jsonb) from authenticated, anon, service_role, public;
+revoke all on schema aalgate from authenticated, anon, service_role, public;
+-- If your own hook is SECURITY DEFINER and owned by another role, that role needs these too:
+--   grant usage on schema aalgate to <owner>; grant execute on function aalgate.add_mfa_claims(jsonb) to <owner>;

@@ -6,7 +6,7 @@
 //! isolate; a bad configuration answers every request with a 500 naming the problem.
 
 use crate::gate::config::ConfigError;
-use crate::gate::forwarding::forwardable_headers;
+use crate::gate::forwarding::{forwardable_headers, judged_headers, query_api_keys};
 use crate::gate::{Decision, Forward, Gate, Request as GateRequest, Verdict};
 use crate::wasm::http::{self, Inbound};
 use crate::wasm::{driver, micros, setup};
@@ -92,6 +92,7 @@ async fn proxy(
         query: url.query(),
         // Set by Cloudflare's edge; a client cannot choose it.
         client_ip: req.headers().get("cf-connecting-ip")?,
+        accept_encoding: None,
     };
     let resp = http::forward(&state.upstream, req.inner(), &inbound, forwarded, fwd).await?;
     Ok(Response::from(resp))
@@ -202,10 +203,8 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     };
     let url = req.url()?;
     let headers = forwardable_headers(req.headers().entries().collect());
-    let refs: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
+    let query_keys = query_api_keys(url.query());
+    let refs = judged_headers(&headers, &query_keys);
     let method = req.inner().method();
     let gate_req = GateRequest {
         method: &method,

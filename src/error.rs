@@ -73,13 +73,18 @@ pub enum Code {
     /// The route needs the enrollment fact and Supabase Auth could not be asked (`GET /auth/v1/user`
     /// failed or timed out).
     EnrollmentUnavailable,
+    /// Supabase Auth refused the (locally valid) token when asked about the user: a revoked session, a
+    /// deleted user, or an `apikey` Auth does not accept.
+    TokenRejected,
+    /// The route needs Auth's answer about the user and there is no `apikey` to ask with.
+    ApikeyRequired,
     /// The request path is ambiguous (dot segments, encoded slashes) and cannot be routed safely.
     PathInvalid,
 }
 
 impl Code {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [Code; 30] = [
+    pub const ALL: [Code; 32] = [
         Code::TokenMalformed,
         Code::TokenTooLarge,
         Code::AlgNotAllowed,
@@ -109,6 +114,8 @@ impl Code {
         Code::TokenTooOld,
         Code::EnrollmentUnknown,
         Code::EnrollmentUnavailable,
+        Code::TokenRejected,
+        Code::ApikeyRequired,
         Code::PathInvalid,
     ];
 
@@ -144,6 +151,8 @@ impl Code {
             Code::TokenTooOld => "token_too_old",
             Code::EnrollmentUnknown => "enrollment_unknown",
             Code::EnrollmentUnavailable => "enrollment_unavailable",
+            Code::TokenRejected => "token_rejected",
+            Code::ApikeyRequired => "apikey_required",
             Code::PathInvalid => "path_invalid",
         }
     }

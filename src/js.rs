@@ -5,7 +5,7 @@
 //! Everything runtime-specific is injected: JWKS through the runtime's `fetch`, signatures through
 //! WebCrypto, the clock from `Date.now()` (all in [`crate::wasm`], shared with the Cloudflare Worker).
 
-use crate::gate::forwarding::forwardable_headers;
+use crate::gate::forwarding::{forwardable_headers, judged_headers, query_api_keys};
 use crate::gate::{Decision, Gate, Identity, Request as GateRequest, Verdict};
 use crate::wasm::http::{self, Inbound};
 use crate::wasm::{driver, setup};
@@ -37,6 +37,8 @@ struct DecisionOut<'a> {
     status: u16,
     code: Option<&'a str>,
     identity: &'static str,
+    /// A CORS preflight (no credentials): passed unchecked.
+    preflight: bool,
     claims: Option<&'a serde_json::Map<String, serde_json::Value>>,
     /// The headers to send upstream, in order: the forwardable inbound headers (no hop-by-hop, no
     /// `Host`, no client-address or inbound `x-aalgate-*` headers) then the identity headers.
@@ -56,7 +58,10 @@ struct Parsed {
     method: String,
     url: web_sys::Url,
     path: String,
+    /// What is forwarded (and what a handler behind `protect` sees).
     headers: Vec<(String, String)>,
+    /// `apikey` values from the query, judged with the headers.
+    query_keys: Vec<(String, String)>,
 }
 
 fn parse(request: &web_sys::Request, path_prefix: Option<&str>) -> Result<Parsed, JsValue> {
@@ -74,8 +79,10 @@ fn parse(request: &web_sys::Request, path_prefix: Option<&str>) -> Result<Parsed
         Some(prefix) => format!("{}{pathname}", prefix.trim_end_matches('/')),
         None => pathname,
     };
+    let search = url.search();
     Ok(Parsed {
         method: request.method(),
+        query_keys: query_api_keys(search.strip_prefix('?')),
         url,
         path,
         headers: forwardable_headers(entries),
@@ -83,11 +90,7 @@ fn parse(request: &web_sys::Request, path_prefix: Option<&str>) -> Result<Parsed
 }
 
 async fn decide(state: &State, parsed: &Parsed) -> Verdict {
-    let refs: Vec<(&str, &str)> = parsed
-        .headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
+    let refs = judged_headers(&parsed.headers, &parsed.query_keys);
     let req = GateRequest {
         method: &parsed.method,
         path: &parsed.path,
@@ -105,6 +108,7 @@ fn describe(verdict: &Verdict, parsed: &Parsed) -> Result<JsValue, JsValue> {
             status: r.status,
             code: Some(r.code),
             identity: "anonymous",
+            preflight: false,
             claims: None,
             forward_headers: Vec::new(),
             would_reject: None,
@@ -114,6 +118,7 @@ fn describe(verdict: &Verdict, parsed: &Parsed) -> Result<JsValue, JsValue> {
             allowed: true,
             status: 200,
             code: None,
+            preflight: verdict.log.route == "preflight",
             identity: match &f.identity {
                 Identity::Anonymous => "anonymous",
                 Identity::Service => "service",
@@ -194,6 +199,12 @@ impl JsGate {
         self.state.upstream.clone()
     }
 
+    /// `Access-Control-Allow-Origin` the gate answers with (`responses.cors_allow_origin`).
+    #[wasm_bindgen(getter, js_name = corsAllowOrigin)]
+    pub fn cors_allow_origin(&self) -> String {
+        self.state.gate.borrow().config().cors_allow_origin.clone()
+    }
+
     /// Warnings from loading the configuration.
     #[wasm_bindgen(getter)]
     pub fn warnings(&self) -> Vec<String> {
@@ -215,12 +226,16 @@ impl JsGate {
 
     /// Decides `request` and, when it is allowed, forwards it to the project (or `upstream`) with the
     /// Worker's streaming and header rules. Resolves to `[response, log]`: the upstream's response
-    /// or the refusal, and the decision's JSON log line. `clientIp` is the peer address the runtime saw.
+    /// or the refusal, and the decision's JSON log line. `clientIp` is the peer address the runtime saw;
+    /// `decodesBodies`: the runtime's `fetch` decodes compressed bodies (Node, Deno);
+    /// `websockets`: it can proxy WebSocket upgrades (workerd).
     pub fn proxy(
         &self,
         request: web_sys::Request,
         client_ip: Option<String>,
         upstream: Option<String>,
+        decodes_bodies: bool,
+        websockets: bool,
     ) -> js_sys::Promise {
         let state = Rc::clone(&self.state);
         future_to_promise(async move {
@@ -229,6 +244,14 @@ impl JsGate {
             let log = JsValue::from(verdict.log_line(None));
             let response = match &verdict.decision {
                 Decision::Reject(r) => http::refusal(r)?,
+                Decision::Forward(_)
+                    if !websockets
+                        && parsed.headers.iter().any(|(n, v)| {
+                            n.eq_ignore_ascii_case("upgrade") && v.eq_ignore_ascii_case("websocket")
+                        }) =>
+                {
+                    http::refusal(&crate::wire::upgrade_unsupported())?
+                }
                 Decision::Forward(f) => {
                     let scheme = parsed.url.protocol();
                     let search = parsed.url.search();
@@ -238,6 +261,8 @@ impl JsGate {
                         path: &parsed.path,
                         query: search.strip_prefix('?'),
                         client_ip,
+                        // What Node's and Deno's fetch decode themselves.
+                        accept_encoding: decodes_bodies.then_some("gzip, deflate, br"),
                     };
                     let target = upstream
                         .as_deref()

@@ -50,7 +50,7 @@ fn shape(code: Code) -> (u16, Challenge) {
     match code {
         Code::JwksUnavailable | Code::EnrollmentUnavailable => (503, None),
         Code::KeyInvalid => (500, None),
-        Code::TokenMissing => (401, Bare),
+        Code::TokenMissing | Code::ApikeyRequired => (401, Bare),
         Code::CredentialsConflict | Code::PathInvalid => (400, Bearer("invalid_request")),
         Code::Aal2Required | Code::MfaRecencyRequired => (401, StepUp),
         Code::ServiceKeyForbidden
@@ -74,6 +74,7 @@ fn shape(code: Code) -> (u16, Challenge) {
         | Code::ClaimMissing
         | Code::ClaimInvalid
         | Code::CredentialsUnsupported
+        | Code::TokenRejected
         | Code::TokenTooOld => (401, Bearer("invalid_token")),
     }
 }
@@ -92,6 +93,8 @@ fn hint(code: Code) -> Option<&'static str> {
         Code::EnrollmentUnavailable => {
             Some("Retry shortly; whether the account has MFA could not be checked.")
         }
+        Code::TokenRejected => Some("Sign in again; the session may have ended."),
+        Code::ApikeyRequired => Some("Send the publishable key as `apikey`, as supabase-js does."),
         Code::Aal2Required | Code::MfaRecencyRequired => Some(
             "Complete an MFA challenge (supabase.auth.mfa.challengeAndVerify), then retry with the refreshed session.",
         ),
@@ -128,6 +131,8 @@ fn public_message(code: Code) -> &'static str {
         Code::EnrollmentUnavailable => {
             "Whether the account has multi-factor authentication could not be checked."
         }
+        Code::TokenRejected => "Supabase Auth did not accept the access token.",
+        Code::ApikeyRequired => "This request needs the project's API key in the apikey header.",
         Code::TokenMissing => "This endpoint requires a signed-in user.",
         Code::CredentialsConflict => "The request carries conflicting credentials.",
         Code::CredentialsUnsupported => "The Authorization header must use the Bearer scheme.",
@@ -229,6 +234,28 @@ pub fn config_error(error: &crate::gate::config::ConfigError) -> Rejection {
             "message": error.to_string(),
             "details": null,
             "hint": "Fix the Worker's AALGATE_CONFIG / SUPABASE_URL / secrets and redeploy.",
+        }),
+    }
+}
+
+/// The answer of a front door whose runtime cannot proxy WebSocket upgrades (Node's and Deno's
+/// `fetch`): 501, rather than a misleading 502 or a silently dropped `Upgrade`.
+pub fn upgrade_unsupported() -> Rejection {
+    Rejection {
+        status: 501,
+        code: "upgrade_unsupported",
+        headers: vec![
+            (
+                "content-type".to_owned(),
+                "application/json; charset=utf-8".to_owned(),
+            ),
+            ("access-control-allow-origin".to_owned(), "*".to_owned()),
+        ],
+        body: json!({
+            "code": "upgrade_unsupported",
+            "message": "This front door cannot proxy WebSocket upgrades.",
+            "details": null,
+            "hint": "Connect Realtime through the Cloudflare Worker, or directly to the project.",
         }),
     }
 }

@@ -602,6 +602,8 @@ fn explain_asks_for_a_saved_user_answer_when_the_token_does_not_settle_enrollmen
             "/rest/v1/todos",
             "--token",
             &token,
+            "--header",
+            "apikey: sb_publishable_x",
             "--now",
             NOW_ARG,
         ];

@@ -143,10 +143,10 @@ fn run_table(external: bool) {
                 )
             })
             .collect();
-        let header_refs: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
+        // As every front door does: the query's `apikey` values are judged with the headers.
+        let query = case["query"].as_str().map(|q| substitute(q, &fx, &tokens));
+        let query_keys = aalgate::gate::forwarding::query_api_keys(query.as_deref());
+        let header_refs = aalgate::gate::forwarding::judged_headers(&headers, &query_keys);
         let req = Request {
             method: case["method"].as_str().unwrap(),
             path: case["path"].as_str().unwrap(),
@@ -233,22 +233,34 @@ fn run_table(external: bool) {
 /// What the stand-in Auth answers to `GET /auth/v1/user` (the same rules as tests/runtime/upstream.mjs):
 /// 401 without `apikey` (the API gateway's answer), the fixture user's factors, or its failure status.
 fn stand_in_auth_user(fx: &Value, job: &aalgate::gate::enrollment::EnrollmentJob) -> (u16, String) {
-    let has = |name: &str| job.headers().iter().any(|(n, _)| n == name);
-    assert!(has("authorization"), "lookups carry the user's token");
-    if !has("apikey") {
-        return (
-            401,
-            json!({"message": "No API key found in request"}).to_string(),
-        );
+    let header = |name: &str| {
+        job.headers()
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    assert!(
+        header("authorization").is_some(),
+        "lookups carry the user's token"
+    );
+    match header("apikey") {
+        None => {
+            return (
+                401,
+                json!({"message": "No API key found in request"}).to_string(),
+            )
+        }
+        Some(k) if Some(k) != fx["api_keys"]["publishable"].as_str() => {
+            return (401, json!({"message": "Invalid API key"}).to_string())
+        }
+        Some(_) => {}
     }
     let Some(user) = fx["auth_users"].get(job.sub()) else {
         return (404, json!({"code": "user_not_found"}).to_string());
     };
     if let Some(status) = user["status"].as_u64() {
-        return (
-            status as u16,
-            json!({"code": "unexpected_failure"}).to_string(),
-        );
+        let code = user["code"].as_str().unwrap_or("unexpected_failure");
+        return (status as u16, json!({"code": code}).to_string());
     }
     let mut body = json!({"id": job.sub(), "aud": "authenticated", "role": "authenticated"});
     if user["factors"].as_array().is_some_and(|f| !f.is_empty()) {

@@ -181,16 +181,7 @@ fn user_token(key: &p256::ecdsa::SigningKey, kid: &str, enrolled: bool, aal: &st
 }
 
 fn decide(gate: &mut Gate, token: &str, now: u64) -> Outcome {
-    let auth = format!("Bearer {token}");
-    let headers = [("authorization", auth.as_str())];
-    gate.decide(
-        &Request {
-            method: "GET",
-            path: "/rest/v1/todos",
-            headers: &headers,
-        },
-        now,
-    )
+    decide_with_apikey(gate, token, None, now)
 }
 
 fn done(o: Outcome) -> Verdict {
@@ -1158,6 +1149,14 @@ fn enrollment_sources() {
 #[test]
 fn enrollment_config_errors_name_the_field() {
     let bad = |e: Value| config_err(json!({"supabase_url": URL, "enrollment": e})).0;
+    assert_eq!(bad(json!({"api_cache_ttl": 0})), "enrollment.api_cache_ttl");
+    assert_eq!(
+        bad(json!({"api_negative_cache_ttl": 0})),
+        "enrollment.api_negative_cache_ttl"
+    );
+    let w = World::new();
+    let service_key = w.hs_token(&json!({"iss": "supabase", "ref": "abcdefghijklmnopqrst", "role": "service_role", "iat": NOW, "exp": NOW + 10}));
+    assert_eq!(bad(json!({"api_key": service_key})), "enrollment.api_key");
     assert_eq!(bad(json!({"source": "database"})), "enrollment.source");
     assert_eq!(
         bad(json!({"api_key": "sb_secret_abc"})),
@@ -1195,4 +1194,98 @@ fn the_lookup_and_its_source_are_logged_without_credentials() {
     assert!(line.contains(r#""enrollment_source":"auth_api""#), "{line}");
     assert!(line.contains(r#""enrolled":true"#), "{line}");
     assert!(!line.contains(&t[t.len() - 20..]), "{line}");
+}
+
+#[test]
+fn auth_refusing_a_token_refuses_that_token_only_and_never_counts_as_an_outage() {
+    let key = es256_key(11);
+    // Even where an outage would let aal1 through, a refusal by Auth does not.
+    let (mut gate, _) = lookup_gate(json!({"on_api_failure": "treat_as_not_enrolled"}));
+    let bad = aal1_token(&key, USER, None, NOW - 10);
+    for status in [401, 403, 404] {
+        let mut gate = lookup_gate(json!({"on_api_failure": "treat_as_not_enrolled"})).0;
+        assert_eq!(
+            decide_answering(&mut gate, &bad, NOW, Some((status, vec![]))),
+            ("token_rejected", 1)
+        );
+    }
+    assert_eq!(
+        decide_answering(&mut gate, &bad, NOW, Some((401, vec![]))),
+        ("token_rejected", 1)
+    );
+    // The same token stays refused for a moment without asking again ...
+    assert_eq!(
+        decide_answering(&mut gate, &bad, NOW + 1, None),
+        ("token_rejected", 0)
+    );
+    // ... while another token of the same user is asked about normally.
+    let other = aal1_token(&key, USER, None, NOW - 20);
+    let enrolled = Some((200, user_body(USER, true)));
+    assert_eq!(
+        decide_answering(&mut gate, &other, NOW + 1, enrolled),
+        ("aal2_required", 1)
+    );
+}
+
+#[test]
+fn no_apikey_anywhere_is_apikey_required_without_a_lookup() {
+    let (mut gate, key) = lookup_gate(json!({}));
+    let t = aal1_token(&key, USER, None, NOW - 10);
+    assert_eq!(
+        code(&done(decide_with_apikey(&mut gate, &t, None, NOW))),
+        "apikey_required"
+    );
+}
+
+#[test]
+fn a_fresh_false_claim_does_not_undo_a_known_enrollment() {
+    let (mut gate, key) = lookup_gate(json!({}));
+    let no_claim = aal1_token(&key, USER, None, NOW - 10);
+    let enrolled = Some((200, user_body(USER, true)));
+    assert_eq!(
+        decide_answering(&mut gate, &no_claim, NOW, enrolled),
+        ("aal2_required", 1)
+    );
+    // An older session's token, minted before enrollment, says false and is recent: Auth's answer wins.
+    let fresh_false = aal1_token(&key, USER, Some(false), NOW - 5);
+    assert_eq!(
+        decide_answering(&mut gate, &fresh_false, NOW, None),
+        ("aal2_required", 0)
+    );
+}
+
+#[test]
+fn a_late_answer_from_a_lookup_that_was_taken_over_is_ignored() {
+    let (mut gate, key) = lookup_gate(json!({"api_timeout_ms": 1000}));
+    let t = aal1_token(&key, USER, None, NOW - 10);
+    let Outcome::LookupEnrollment(slow) = decide_with_apikey(&mut gate, &t, Some("k"), NOW) else {
+        panic!()
+    };
+    let Outcome::LookupEnrollment(fresh) = decide_with_apikey(&mut gate, &t, Some("k"), NOW + 3)
+    else {
+        panic!("the lost lookup is taken over")
+    };
+    gate.enrollment_checked(fresh, Some((200, &user_body(USER, true))), NOW + 3)
+        .unwrap();
+    // The first adapter finally reports an older "not enrolled": it must not replace the newer answer.
+    gate.enrollment_checked(slow, Some((200, &user_body(USER, false))), NOW + 4)
+        .unwrap();
+    assert_eq!(
+        code(&done(decide_with_apikey(&mut gate, &t, Some("k"), NOW + 4))),
+        "aal2_required"
+    );
+}
+
+#[test]
+fn access_rules_refuse_before_any_lookup() {
+    let key = es256_key(11);
+    let cfg = json!({"supabase_url": URL, "require_aal2_for_enrolled": true,
+        "keys": {"jwks": {"keys": [es256_jwk(&key, "k1")]}},
+        "routes": [{"path": "/rest/v1/todos", "roles": ["admin_only"]}]});
+    let mut gate = gate_from(&cfg);
+    let t = aal1_token(&key, USER, None, NOW - 10);
+    assert_eq!(
+        code(&done(decide_with_apikey(&mut gate, &t, Some("k"), NOW))),
+        "role_forbidden"
+    );
 }

@@ -9,7 +9,7 @@ export default {
     gate ??= createGateFromEnv({ env });
     const url = new URL(request.url);
     if (url.pathname === "/whoami") {
-      // Your own route, gated by the same rules (pathPrefix puts it under the project's routes).
+      // Your own route, judged by the same rules as the project's paths (here: the fallback rule).
       return gate.protect((_req, { claims }) => Response.json({ sub: claims?.sub ?? null, aal: claims?.aal ?? null }))(request);
     }
     return gate.proxy()(request);

@@ -406,6 +406,11 @@ fn enrollment_config(
         Some(v) if v <= max => Ok(v),
         Some(_) => Err(ConfigError::new(field, format!("must be at most {max}"))),
     };
+    // A TTL of 0 would make every waiting request look up again, one after another.
+    let ttl = |value: Option<u64>, field: &str| match value {
+        Some(0) => Err(ConfigError::new(field, "must be 1..=3600")),
+        v => within(v, 60, 3600, field),
+    };
     let api_timeout_ms = e.api_timeout_ms.unwrap_or(3000);
     if !(50..=30_000).contains(&api_timeout_ms) {
         return Err(ConfigError::new(
@@ -415,7 +420,9 @@ fn enrollment_config(
     }
     if let Some(key) = &e.api_key {
         // A secret key would let anyone's lookup act as the service: only publishable keys belong here.
+        let service_jwt = super::credentials::key_jwt_role(key).as_deref() == Some("service_role");
         if key.starts_with("sb_secret_")
+            || service_jwt
             || !key.bytes().all(|b| b.is_ascii_graphic())
             || key.is_empty()
         {
@@ -442,11 +449,9 @@ fn enrollment_config(
         )?,
         api_url: format!("{supabase_url}/auth/v1/user"),
         api_key: e.api_key,
-        api_cache_ttl: within(e.api_cache_ttl, 60, 3600, "enrollment.api_cache_ttl")?,
-        api_negative_cache_ttl: within(
+        api_cache_ttl: ttl(e.api_cache_ttl, "enrollment.api_cache_ttl")?,
+        api_negative_cache_ttl: ttl(
             e.api_negative_cache_ttl,
-            60,
-            3600,
             "enrollment.api_negative_cache_ttl",
         )?,
         api_timeout_ms,

@@ -30,7 +30,7 @@ pub enum Credentials<'r> {
 /// The role of a JWT that is an API key rather than a user token: a legacy key JWT (`iss: "supabase"`, a
 /// `ref`, a `role`, no `sub`), or any JWT whose `role` is `service_role` (a service credential whatever
 /// else it says).
-fn key_jwt_role(token: &str) -> Option<String> {
+pub(crate) fn key_jwt_role(token: &str) -> Option<String> {
     let mut parts = token.split('.');
     let (_, Some(payload), Some(_), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())

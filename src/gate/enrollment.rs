@@ -12,6 +12,7 @@
 //! other requests for that user wait on their own timer, never on another request's promise), and the
 //! adapter reports the HTTP answer, which [`read_user_response`] turns into the fact.
 
+use super::cache::TokenDigest;
 use super::config::{EnrollmentConfig, EnrollmentSource};
 use crate::claims::Claims;
 use lru::LruCache;
@@ -55,8 +56,13 @@ pub enum Fact {
     Known(bool, FactSource),
     /// Not in the token and no API to ask (claim-only source, or a third-party issuer).
     Unknown,
-    /// The API lookup failed recently.
+    /// The API lookup failed recently (Auth down, slow or answering nonsense).
     Failed,
+    /// Auth refused this token (revoked session, deleted user, or an `apikey` it does not accept): the
+    /// request is refused. Never cached per user: one bad request must not affect the user's others.
+    Rejected,
+    /// A lookup is needed but there is no `apikey` to send (none on the request, none configured).
+    NoApiKey,
     /// Ask the API (this request does the lookup).
     Lookup(EnrollmentJob),
     /// Another request is asking the API about this user: look again after this many ms.
@@ -68,6 +74,8 @@ pub enum Fact {
 #[derive(Clone, PartialEq, Eq)]
 pub struct EnrollmentJob {
     sub: String,
+    digest: TokenDigest,
+    generation: u64,
     url: String,
     headers: Vec<(String, String)>,
     timeout_ms: u32,
@@ -115,18 +123,42 @@ enum Entry {
     Failed { until: u64 },
 }
 
+/// Why a lookup gave no fact.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LookupFailure {
+    /// Auth answered 401, 403 or 404: it does not accept this token (or the `apikey` sent with it).
+    Rejected(String),
+    /// Anything else: no answer, a timeout, 5xx, an unreadable or wrong answer.
+    Unavailable(String),
+}
+
+impl std::fmt::Display for LookupFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LookupFailure::Rejected(why) => write!(f, "Auth refused the token: {why}"),
+            LookupFailure::Unavailable(why) => write!(f, "Auth unavailable: {why}"),
+        }
+    }
+}
+
 /// Per-user API answers and lookups in flight.
 pub struct EnrollmentStore {
     answers: LruCache<String, Entry>,
-    /// sub → when the lookup may be considered lost (the adapter never reported back).
-    in_flight: HashMap<String, u64>,
+    /// sub → (when the lookup may be considered lost, its generation).
+    in_flight: HashMap<String, (u64, u64)>,
+    /// Tokens Auth refused, by digest, until when (so the refused request's next round sees it).
+    rejected: LruCache<TokenDigest, u64>,
+    generation: u64,
 }
 
 impl Default for EnrollmentStore {
     fn default() -> Self {
+        let users = NonZeroUsize::new(MAX_USERS).expect("non-zero");
         EnrollmentStore {
-            answers: LruCache::new(NonZeroUsize::new(MAX_USERS).expect("non-zero")),
+            answers: LruCache::new(users),
             in_flight: HashMap::new(),
+            rejected: LruCache::new(users),
+            generation: 0,
         }
     }
 }
@@ -135,6 +167,8 @@ impl Default for EnrollmentStore {
 pub struct LookupCredentials<'a> {
     /// The verified user token.
     pub token: &'a str,
+    /// Its digest (the token cache's key).
+    pub digest: TokenDigest,
     /// The request's `apikey` header, if any.
     pub apikey: Option<&'a str>,
 }
@@ -166,6 +200,19 @@ impl EnrollmentStore {
         if !api_usable {
             return claim_fact();
         }
+        let Some(sub) = claims.sub.as_deref().filter(|s| !s.is_empty()) else {
+            return Fact::Unknown;
+        };
+        // What Auth said recently outranks a claim: a fresh `false` must not undo a known `true`.
+        if let Some(Entry::Known {
+            enrolled: true,
+            until,
+        }) = self.answers.peek(sub).copied()
+        {
+            if now < until {
+                return Fact::Known(true, FactSource::Api);
+            }
+        }
         if cfg.source == EnrollmentSource::ClaimThenApi {
             match claim {
                 Some(true) => return Fact::Known(true, FactSource::Claim),
@@ -180,9 +227,6 @@ impl EnrollmentStore {
                 _ => {}
             }
         }
-        let Some(sub) = claims.sub.as_deref().filter(|s| !s.is_empty()) else {
-            return Fact::Unknown;
-        };
         self.api_fact(cfg, sub, creds, now)
     }
 
@@ -193,6 +237,12 @@ impl EnrollmentStore {
         creds: &LookupCredentials<'_>,
         now: u64,
     ) -> Fact {
+        if let Some(&until) = self.rejected.peek(&creds.digest) {
+            if now < until {
+                return Fact::Rejected;
+            }
+            self.rejected.pop(&creds.digest);
+        }
         match self.answers.get(sub).copied() {
             Some(Entry::Known { enrolled, until }) if now < until => {
                 return Fact::Known(enrolled, FactSource::Api)
@@ -203,43 +253,66 @@ impl EnrollmentStore {
             }
             None => {}
         }
-        if let Some(&deadline) = self.in_flight.get(sub) {
+        if let Some(&(deadline, _)) = self.in_flight.get(sub) {
             if now < deadline {
                 return Fact::Wait(WAIT_POLL_MS);
             }
         }
+        // The configured key first: the request's `apikey` is the client's choice, and a key Auth
+        // refuses must not be a way to make the lookup fail on purpose (it is refused, see `answered`).
+        let Some(apikey) = cfg.api_key.as_deref().or(creds.apikey) else {
+            return Fact::NoApiKey;
+        };
         // Lost lookups (an adapter that never reported) expire; a stale map must not grow forever.
         if self.in_flight.len() >= MAX_USERS {
-            self.in_flight.retain(|_, deadline| now < *deadline);
+            self.in_flight.retain(|_, (deadline, _)| now < *deadline);
+            if self.in_flight.len() >= MAX_USERS {
+                return Fact::Failed;
+            }
         }
         let timeout_secs = u64::from(cfg.api_timeout_ms).div_ceil(1000);
+        self.generation += 1;
         self.in_flight
-            .insert(sub.to_owned(), now + timeout_secs + 1);
-        let mut headers = vec![(
-            "authorization".to_owned(),
-            format!("Bearer {}", creds.token),
-        )];
-        if let Some(key) = creds.apikey.or(cfg.api_key.as_deref()) {
-            headers.push(("apikey".to_owned(), key.to_owned()));
-        }
+            .insert(sub.to_owned(), (now + timeout_secs + 1, self.generation));
         Fact::Lookup(EnrollmentJob {
             sub: sub.to_owned(),
+            digest: creds.digest,
+            generation: self.generation,
             url: cfg.api_url.clone(),
-            headers,
+            headers: vec![
+                (
+                    "authorization".to_owned(),
+                    format!("Bearer {}", creds.token),
+                ),
+                ("apikey".to_owned(), apikey.to_owned()),
+            ],
             timeout_ms: cfg.api_timeout_ms,
         })
     }
 
-    /// Records the adapter's answer to `job`: `Ok(enrolled)` or `Err(())` for any failure.
+    /// Records the adapter's answer to `job`.
     pub fn answered(
         &mut self,
         cfg: &EnrollmentConfig,
         job: &EnrollmentJob,
-        result: Result<bool, ()>,
+        result: &Result<bool, LookupFailure>,
         now: u64,
     ) {
-        self.in_flight.remove(&job.sub);
+        // A lookup that was taken over (its adapter was too slow) must not clear the new one's mark,
+        // nor overwrite an answer the new one already gave.
+        let current = self.in_flight.get(&job.sub).map(|&(_, g)| g);
+        let superseded = current.is_some_and(|g| g != job.generation)
+            || (current.is_none() && self.answers.peek(&job.sub).is_some());
+        if current == Some(job.generation) {
+            self.in_flight.remove(&job.sub);
+        }
         let entry = match result {
+            // Only this token: the user's other requests are unaffected.
+            Err(LookupFailure::Rejected(_)) => {
+                self.rejected.put(job.digest, now + FAILURE_HOLD_SECS);
+                return;
+            }
+            _ if superseded => return,
             Ok(true) => Entry::Known {
                 enrolled: true,
                 until: now + cfg.api_cache_ttl,
@@ -248,7 +321,7 @@ impl EnrollmentStore {
                 enrolled: false,
                 until: now + cfg.api_negative_cache_ttl,
             },
-            Err(()) => Entry::Failed {
+            Err(LookupFailure::Unavailable(_)) => Entry::Failed {
                 until: now + FAILURE_HOLD_SECS,
             },
         };
@@ -264,24 +337,29 @@ fn claim_at<'c>(claims: &'c Claims, path: &[String]) -> Option<&'c Value> {
 
 /// Reads Supabase Auth's answer to `GET /auth/v1/user`: 200 and a user object whose `id` is `sub`;
 /// enrolled iff some entry of `factors` (absent when the user has none) has `status` `"verified"`.
-/// Anything else is a failure, described for the log (never echoed to clients).
-pub fn read_user_response(status: u16, body: &[u8], sub: &str) -> Result<bool, String> {
-    if status != 200 {
-        return Err(format!("status {status}"));
+/// 401/403/404 mean Auth refuses the token (or the `apikey`); anything else is unavailability. The
+/// description is for the log, never for clients.
+pub fn read_user_response(status: u16, body: &[u8], sub: &str) -> Result<bool, LookupFailure> {
+    use LookupFailure::{Rejected, Unavailable};
+    match status {
+        200 => {}
+        401 | 403 | 404 => return Err(Rejected(format!("status {status}"))),
+        _ => return Err(Unavailable(format!("status {status}"))),
     }
     if body.len() > MAX_USER_BYTES {
-        return Err("body too large".into());
+        return Err(Unavailable("body too large".into()));
     }
-    let user: Value = serde_json::from_slice(body).map_err(|e| format!("body is not JSON: {e}"))?;
+    let user: Value =
+        serde_json::from_slice(body).map_err(|e| Unavailable(format!("body is not JSON: {e}")))?;
     if user.get("id").and_then(Value::as_str) != Some(sub) {
-        return Err("the answer is about another user".into());
+        return Err(Unavailable("the answer is about another user".into()));
     }
     match user.get("factors") {
         None | Some(Value::Null) => Ok(false),
         Some(Value::Array(factors)) => Ok(factors
             .iter()
             .any(|f| f.get("status").and_then(Value::as_str) == Some("verified"))),
-        Some(_) => Err("`factors` is not an array".into()),
+        Some(_) => Err(Unavailable("`factors` is not an array".into())),
     }
 }
 
@@ -314,8 +392,20 @@ mod tests {
 
     #[test]
     fn failures_are_errors() {
+        use super::LookupFailure::{Rejected, Unavailable};
         let ok = format!(r#"{{"id":"{SUB}"}}"#);
-        assert!(read_user_response(401, ok.as_bytes(), SUB).is_err());
+        for status in [401, 403, 404] {
+            assert!(matches!(
+                read_user_response(status, ok.as_bytes(), SUB),
+                Err(Rejected(_))
+            ));
+        }
+        for status in [0, 500, 502, 429, 302] {
+            assert!(matches!(
+                read_user_response(status, ok.as_bytes(), SUB),
+                Err(Unavailable(_))
+            ));
+        }
         assert!(read_user_response(200, b"<html>", SUB).is_err());
         let other = r#"{"id":"someone-else","factors":[]}"#;
         assert!(read_user_response(200, other.as_bytes(), SUB).is_err());

@@ -27,7 +27,9 @@ use crate::Algorithm;
 use cache::{TokenCache, TokenDigest};
 use config::{AuthRequirement, ConfigError, GateConfig, Mode, OnApiFailure};
 use credentials::Credentials;
-use enrollment::{EnrollmentJob, EnrollmentStore, Fact, FactSource, LookupCredentials};
+use enrollment::{
+    EnrollmentJob, EnrollmentStore, Fact, FactSource, LookupCredentials, LookupFailure,
+};
 use keystore::{FetchReason, KeyStore};
 use route::RouteRule;
 use serde_json::{json, Value};
@@ -357,6 +359,22 @@ impl Gate {
     /// A refusal verdict for `error` (adapters use it when they must fail closed on their own).
     pub fn reject_now(&self, error: &Error, req: &Request<'_>) -> Verdict {
         let rejection = reject_with_cors(error, &self.config.cors_allow_origin);
+        if self.config.mode == Mode::ReportOnly {
+            let run = Run {
+                steps: self.trace.then(|| {
+                    vec![format!(
+                        "refuse: {} {} (report_only: forwarding anyway)",
+                        rejection.status, rejection.code
+                    )]
+                }),
+                log: DecisionLog {
+                    code: Some(rejection.code),
+                    method: log_method(req.method),
+                    ..DecisionLog::default()
+                },
+            };
+            return self.forward(Identity::Anonymous, Some(rejection), run);
+        }
         Verdict {
             log: DecisionLog {
                 decision: "reject",
@@ -604,12 +622,18 @@ impl Gate {
         };
         run.log.aal = Some(verified.claims().aal.as_str());
 
-        // 7. The enrollment fact, when the route needs it (may take an Auth lookup first).
+        // 7. Access rules that need no enrollment fact: what they refuse never causes an Auth lookup.
+        if let Err(e) = policy::check_access(&rule, &verified, now) {
+            return Step::Reject(e);
+        }
+
+        // 8. The enrollment fact, when the route needs it (may take an Auth lookup first).
         let enrolled = if policy::needs_enrollment(&rule, verified.claims()) {
             let from_project =
                 verified.claims().iss.as_deref() == Some(self.config.supabase_issuer());
             let creds = LookupCredentials {
                 token,
+                digest,
                 apikey: req.headers_named("apikey").first().copied(),
             };
             let cfg = &self.config.enrollment;
@@ -638,6 +662,19 @@ impl Gate {
                     OnApiFailure::TreatAsEnrolled => Some(true),
                     OnApiFailure::TreatAsNotEnrolled => Some(false),
                 },
+                // Not an Auth outage: never subject to `on_api_failure`.
+                Fact::Rejected => {
+                    return Step::Reject(Error::new(
+                        Code::TokenRejected,
+                        "Supabase Auth refused the token or its apikey when asked for the user's factors",
+                    ))
+                }
+                Fact::NoApiKey => {
+                    return Step::Reject(Error::new(
+                        Code::ApikeyRequired,
+                        "the route needs Auth's answer about the user's MFA factors, and neither the request nor enrollment.api_key gives an apikey",
+                    ))
+                }
                 Fact::Lookup(job) => {
                     run.step(|| format!("enrollment: ask Auth ({})", job.url()));
                     return Step::Lookup(job);
@@ -648,8 +685,9 @@ impl Gate {
             None
         };
 
-        // 8. Policy.
-        let (result, facts) = policy::evaluate(&rule, &verified, &self.config, enrolled, now);
+        // 9. Assurance: aal (with the enrollment fact) and MFA recency.
+        let (result, facts) =
+            policy::check_assurance(&rule, &verified, &self.config, enrolled, now);
         run.log.enrolled = facts.enrolled;
         match result {
             Ok(()) => {
@@ -760,14 +798,15 @@ impl Gate {
         job: EnrollmentJob,
         response: Option<(u16, &[u8])>,
         now: u64,
-    ) -> std::result::Result<bool, String> {
+    ) -> std::result::Result<bool, LookupFailure> {
         let result = match response {
             Some((status, body)) => enrollment::read_user_response(status, body, job.sub()),
-            None => Err("no answer (network error or timeout)".into()),
+            None => Err(LookupFailure::Unavailable(
+                "no answer (network error or timeout)".into(),
+            )),
         };
         let cfg = &self.config.enrollment;
-        self.enrollment
-            .answered(cfg, &job, result.clone().map_err(|_| ()), now);
+        self.enrollment.answered(cfg, &job, &result, now);
         result
     }
 
@@ -847,4 +886,32 @@ enum Step {
     Verify(Box<SignatureJob>),
     Lookup(EnrollmentJob),
     Wait(u32),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn giving_up_in_report_only_mode_still_forwards() {
+        let cfg = GateConfig::from_json(
+            r#"{"supabase_url": "https://abcdefghijklmnopqrst.supabase.co", "mode": "report_only"}"#,
+        )
+        .unwrap();
+        let gate = Gate::new(cfg, Resources::default()).unwrap().0;
+        let headers = [("authorization", "Bearer x")];
+        let req = Request {
+            method: "GET",
+            path: "/rest/v1/todos",
+            headers: &headers,
+        };
+        let v = gate.reject_now(&Error::new(Code::EnrollmentUnavailable, "gave up"), &req);
+        match &v.decision {
+            Decision::Forward(f) => assert_eq!(
+                f.would_reject.as_ref().map(|r| r.code),
+                Some("enrollment_unavailable")
+            ),
+            Decision::Reject(_) => panic!("report_only must forward"),
+        }
+    }
 }

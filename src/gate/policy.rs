@@ -38,28 +38,9 @@ pub fn needs_enrollment(rule: &RouteRule, claims: &Claims) -> bool {
     rule.aal == AalRequirement::Aal2IfEnrolled && claims.aal < Aal::Aal2
 }
 
-/// Checks `token` against `rule` at `now`. `enrolled` is the enrollment fact when
-/// [`needs_enrollment`] (from [`super::enrollment`]); `None` means nobody could tell.
-pub fn evaluate(
-    rule: &RouteRule,
-    token: &VerifiedToken,
-    cfg: &GateConfig,
-    enrolled: Option<bool>,
-    now: u64,
-) -> (Result<(), Error>, Facts) {
-    let mut facts = Facts::default();
-    let result = check(rule, token, cfg, enrolled, now, &mut facts);
-    (result, facts)
-}
-
-fn check(
-    rule: &RouteRule,
-    token: &VerifiedToken,
-    cfg: &GateConfig,
-    enrolled: Option<bool>,
-    now: u64,
-    facts: &mut Facts,
-) -> Result<(), Error> {
+/// The route's access rules that need no enrollment fact (role, issuer, token age, claims). Checked
+/// first, so a request they refuse never causes an Auth lookup.
+pub fn check_access(rule: &RouteRule, token: &VerifiedToken, now: u64) -> Result<(), Error> {
     let claims = token.claims();
     let role = claims.role.as_deref().unwrap_or("");
 
@@ -110,6 +91,32 @@ fn check(
         ));
     }
 
+    Ok(())
+}
+
+/// The route's assurance rules (`aal`, `max_age`) after [`check_access`]. `enrolled` is the
+/// enrollment fact when [`needs_enrollment`] (from [`super::enrollment`]); `None`: nobody could tell.
+pub fn check_assurance(
+    rule: &RouteRule,
+    token: &VerifiedToken,
+    cfg: &GateConfig,
+    enrolled: Option<bool>,
+    now: u64,
+) -> (Result<(), Error>, Facts) {
+    let mut facts = Facts::default();
+    let result = assurance(rule, token, cfg, enrolled, now, &mut facts);
+    (result, facts)
+}
+
+fn assurance(
+    rule: &RouteRule,
+    token: &VerifiedToken,
+    cfg: &GateConfig,
+    enrolled: Option<bool>,
+    now: u64,
+    facts: &mut Facts,
+) -> Result<(), Error> {
+    let claims = token.claims();
     let at_least_aal2 = claims.aal >= Aal::Aal2;
     match rule.aal {
         AalRequirement::Any => {}

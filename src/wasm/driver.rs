@@ -75,19 +75,16 @@ pub async fn decide(gate: &RefCell<Gate>, req: &Request<'_>) -> Verdict {
                     fetch::get(job.url(), job.headers(), job.timeout_ms(), MAX_USER_BYTES).await;
                 let response = match &answer {
                     Ok((body, _)) => Some((200, body.as_slice())),
+                    // The status decides between "Auth refuses this token" and "Auth is down".
+                    Err(fetch::FetchError::Status(status)) => Some((*status, &[][..])),
                     Err(_) => None,
                 };
-                let result = gate
-                    .borrow_mut()
-                    .enrollment_checked(job.clone(), response, now);
-                if let (Err(e), Err(fetch_error)) = (&result, &answer) {
-                    log_event(
-                        "enrollment_lookup_failed",
-                        job.url(),
-                        &format!("{e}: {fetch_error:?}"),
-                    );
-                } else if let Err(e) = &result {
-                    log_event("enrollment_lookup_failed", job.url(), e);
+                // The fetch took time: the answer is as of now, not as of the request's start.
+                let result =
+                    gate.borrow_mut()
+                        .enrollment_checked(job.clone(), response, super::now());
+                if let Err(e) = &result {
+                    log_event("enrollment_lookup_failed", job.url(), &e.to_string());
                 }
             }
             Outcome::Wait(ms) => {

@@ -38,6 +38,9 @@ pub struct Inbound<'a> {
     /// The client's address when the runtime knows it (never read from a request header the client
     /// controls, except `CF-Connecting-IP`, which Cloudflare sets).
     pub client_ip: Option<String>,
+    /// Replaces `Accept-Encoding` (runtimes whose `fetch` decodes bodies ask only for what they decode,
+    /// so no body arrives in a coding the client did not get a chance to refuse).
+    pub accept_encoding: Option<&'a str>,
 }
 
 /// Forwards an allowed request to `upstream` (the project URL): the forwardable headers (see
@@ -62,6 +65,9 @@ pub async fn forward(
     if let Some(ip) = &inbound.client_ip {
         headers.set("x-forwarded-for", ip)?;
         headers.set("sb-forwarded-for", ip)?;
+    }
+    if let Some(codings) = inbound.accept_encoding {
+        headers.set("accept-encoding", codings)?;
     }
     headers.set("x-forwarded-proto", inbound.scheme)?;
     headers.set("x-forwarded-host", inbound.host)?;

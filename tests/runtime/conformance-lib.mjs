@@ -121,7 +121,8 @@ export async function runTable({ urlFor, upstream, tokens, logsFor = () => [] })
     let res;
     const lookupsBefore = upstream.auth.lookups.length;
     try {
-      res = await send(urlFor(config), { method: c.method.toUpperCase(), path: c.path, query: c.query, headers });
+      const query = c.query === undefined ? undefined : substitute(c.query, tokens);
+      res = await send(urlFor(config), { method: c.method.toUpperCase(), path: c.path, query, headers });
     } catch (err) {
       failures.push(`${c.name}: request failed (${err.message}); log tail: ${logsFor(config).slice(-3).join(" | ")}`);
       continue;
@@ -158,7 +159,7 @@ export async function concurrentLookups(baseUrl, upstream, token, n = 12) {
   upstream.auth.delayMs = 300;
   try {
     const results = await Promise.all(Array.from({ length: n }, () =>
-      send(baseUrl, { path: "/rest/v1/todos", headers: [["apikey", "sb_publishable_x"], ["authorization", `Bearer ${token}`]] })));
+      send(baseUrl, { path: "/rest/v1/todos", headers: [["apikey", fixtures.api_keys.publishable], ["authorization", `Bearer ${token}`]] })));
     return { statuses: results.map((r) => r.status), lookups: upstream.auth.lookups.length - before };
   } finally {
     upstream.auth.delayMs = 0;

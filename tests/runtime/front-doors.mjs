@@ -2,15 +2,18 @@
 // runs the workerd binary from npm), and the portable module inside a JavaScript Worker or in Node.
 import path from "node:path";
 import { Miniflare, Log, LogLevel } from "miniflare";
+import { startUpstream } from "./upstream.mjs";
+import { fixtures, mintTokens, localConfigs } from "./conformance-lib.mjs";
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
 
-/** Starts build/index.js in workerd with the given Worker bindings (vars and secrets). */
-export async function startWorker(bindings, { port } = {}) {
+/** Runs a Worker script in workerd (Miniflare's API) with the given bindings; collects its console. */
+async function runInWorkerd(scriptPath, bindings, { port, modulesRoot } = {}) {
   const logs = [];
   const mf = new Miniflare({
     modules: true,
-    scriptPath: path.join(root, "build/index.js"),
+    scriptPath,
+    ...(modulesRoot ? { modulesRoot } : {}),
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
     compatibilityDate: "2026-04-26",
     // No `Request.cf` download: tests and the demo touch nothing beyond loopback.
@@ -24,6 +27,11 @@ export async function startWorker(bindings, { port } = {}) {
   });
   const url = await mf.ready;
   return { url: url.toString().replace(/\/$/, ""), logs, close: () => mf.dispose() };
+}
+
+/** Starts build/index.js (the Rust Worker) in workerd with the given Worker bindings (vars and secrets). */
+export function startWorker(bindings, { port } = {}) {
+  return runInWorkerd(path.join(root, "build/index.js"), bindings, { port });
 }
 
 export { send } from "./send.mjs";
@@ -41,27 +49,33 @@ export async function startJsWorker(bindings) {
     entryPoints: [path.join(root, "examples/js-worker/worker.js")],
     bundle: true,
     format: "esm",
-    conditions: ["workerd", "worker"],
+    conditions: ["workerd"],
     external: ["*.wasm"],
     outfile,
     logLevel: "warning",
   });
-  const logs = [];
-  const mf = new Miniflare({
-    modules: true,
-    scriptPath: outfile,
-    modulesRoot: root,
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-    compatibilityDate: "2026-04-26",
-    cf: false,
-    bindings,
-    log: new Log(LogLevel.NONE),
-    handleRuntimeStdio(stdout, stderr) {
-      for (const s of [stdout, stderr]) s.on("data", (d) => logs.push(...d.toString().split("\n").filter(Boolean)));
+  return runInWorkerd(outfile, bindings, { modulesRoot: root });
+}
+
+/**
+ * Starts one front door per fixture config in front of a fresh stand-in upstream (what each
+ * conformance runner needs): `start(config)` returns { url, logs?, close }.
+ */
+export async function startTableDoors(start) {
+  const upstream = await startUpstream({ authUsers: fixtures.auth_users, apiKeys: [fixtures.api_keys.publishable] });
+  const tokens = await mintTokens(Math.floor(Date.now() / 1000), { issuerBase: upstream.url });
+  const doors = {};
+  for (const [name, cfg] of Object.entries(localConfigs(upstream.url))) doors[name] = await start(cfg);
+  return {
+    upstream,
+    tokens,
+    doors,
+    table: { urlFor: (n) => doors[n].url, upstream, tokens, logsFor: (n) => doors[n].logs ?? [] },
+    close: async () => {
+      for (const d of Object.values(doors)) await d.close();
+      await upstream.close();
     },
-  });
-  const url = await mf.ready;
-  return { url: url.toString().replace(/\/$/, ""), logs, close: () => mf.dispose() };
+  };
 }
 
 /** Serves a fetch handler from Node (the portable module's `proxy`) on a loopback port. */

@@ -2,34 +2,23 @@
 // workerd: examples/js-worker bundled as wrangler would.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startUpstream } from "./upstream.mjs";
-import { startJsWorker, send } from "./front-doors.mjs";
-import { cases, fixtures, mintTokens, runTable, localConfigs } from "./conformance-lib.mjs";
+import { startJsWorker, startTableDoors, send } from "./front-doors.mjs";
+import { cases, fixtures, runTable } from "./conformance-lib.mjs";
 
-let upstream;
-const workers = {};
-let tokens;
-
+let env;
 before(async () => {
-  upstream = await startUpstream({ authUsers: fixtures.auth_users });
-  tokens = await mintTokens(Math.floor(Date.now() / 1000), { issuerBase: upstream.url });
-  for (const [name, cfg] of Object.entries(localConfigs(upstream.url))) {
-    workers[name] = await startJsWorker({ AALGATE_CONFIG: JSON.stringify(cfg), ...fixtures.secret_env });
-  }
+  env = await startTableDoors((cfg) => startJsWorker({ AALGATE_CONFIG: JSON.stringify(cfg), ...fixtures.secret_env }));
 });
-
-after(async () => {
-  for (const w of Object.values(workers)) await w.close();
-  await upstream?.close();
-});
+after(() => env?.close());
 
 test("conformance table in workerd (portable module in a JS Worker)", async () => {
-  const failures = await runTable({ urlFor: (n) => workers[n].url, upstream, tokens, logsFor: (n) => workers[n].logs });
+  const failures = await runTable(env.table);
   assert.deepEqual(failures, [], `${failures.length} of ${cases.length} cases differ:\n${failures.join("\n")}`);
 });
 
 test("the Worker's own route runs only for allowed requests and sees the claims", async () => {
-  const w = workers.main;
+  const { doors, upstream, tokens } = env;
+  const w = doors.main;
   const before = upstream.received.length;
   const refused = await send(w.url, { path: "/whoami", headers: [["authorization", `Bearer ${tokens.aal1_enrolled}`]] });
   assert.equal(refused.status, 401);

@@ -18,7 +18,7 @@ const servers = {};
 const logs = [];
 
 before(async () => {
-  upstream = await startUpstream({ authUsers: fixtures.auth_users });
+  upstream = await startUpstream({ authUsers: fixtures.auth_users, apiKeys: [fixtures.api_keys.publishable] });
   tokens = await mintTokens(Math.floor(Date.now() / 1000), { issuerBase: upstream.url });
   configs = localConfigs(upstream.url);
   for (const [name, cfg] of Object.entries(configs)) {
@@ -166,10 +166,10 @@ test("JWKS and lookups work behind @hono/node-server, which replaces the global 
   const server = await serveInNode(gate.proxy());
   try {
     upstream.jwks.body = JSON.stringify({ keys: [Object.fromEntries(Object.entries(fixtures.keys.issuer).filter(([k]) => k !== "d"))] });
-    const ok = await send(server.url, { path: "/rest/v1/todos", headers: [["apikey", "sb_publishable_x"], ["authorization", `Bearer ${tokens.aal2_enrolled}`]] });
+    const ok = await send(server.url, { path: "/rest/v1/todos", headers: [["apikey", fixtures.api_keys.publishable], ["authorization", `Bearer ${tokens.aal2_enrolled}`]] });
     assert.equal(ok.status, 200);
     const lookupsBefore = upstream.auth.lookups.length;
-    const refused = await send(server.url, { path: "/rest/v1/todos", headers: [["apikey", "sb_publishable_x"], ["authorization", `Bearer ${tokens.lk_missing_enrolled}`]] });
+    const refused = await send(server.url, { path: "/rest/v1/todos", headers: [["apikey", fixtures.api_keys.publishable], ["authorization", `Bearer ${tokens.lk_missing_enrolled}`]] });
     assert.equal(refused.status, 401);
     assert.equal(JSON.parse(refused.body).code, "aal2_required");
     assert.equal(upstream.auth.lookups.length, lookupsBefore + 1);
@@ -187,4 +187,97 @@ test("enrollment: concurrent requests of one user cause one Auth lookup in Node"
   } finally {
     await server.close();
   }
+});
+
+test("protect: a CORS preflight is answered by the gate, never by the handler (unless asked)", async () => {
+  let calls = 0;
+  const gate = createGate({ ...configs.main, routes: [{ path: "/functions/v1/reports", aal: "aal2" }] }, quiet);
+  const handler = () => { calls++; return Response.json({ secret: "report" }); };
+  const preflight = () => new Request("http://fn.local/functions/v1/reports", {
+    method: "OPTIONS",
+    headers: { origin: "https://app.example", "access-control-request-method": "GET", "access-control-request-headers": "authorization, apikey" },
+  });
+  const res = await gate.protect(handler)(preflight());
+  assert.equal(res.status, 204);
+  assert.equal(await res.text(), "");
+  assert.equal(res.headers.get("access-control-allow-origin"), "*");
+  assert.equal(res.headers.get("access-control-allow-headers"), "authorization, apikey");
+  assert.equal(calls, 0);
+  await gate.protect(handler, { preflight: "handler" })(preflight());
+  assert.equal(calls, 1);
+});
+
+test("protect and check hand on the judged request: Connection cannot hide a credential", async () => {
+  const gate = createGate(configs.main, quiet);
+  let calls = 0;
+  const res = await gate.protect(() => { calls++; return new Response("ok"); })(new Request("http://fn.local/functions/v1/hello", {
+    headers: { ...bearer("aal1_enrolled"), connection: "close, authorization" },
+  }));
+  assert.equal(res.status, 401, "the token the handler would see is the one judged");
+  assert.equal(calls, 0);
+  const d = await gate.check(new Request("http://x/rest/v1/todos", { headers: { ...bearer("aal2_enrolled"), "x-aalgate-user-id": "spoofed", "x-custom": "1", connection: "x-custom" } }));
+  assert.equal(d.allowed, true);
+  assert.equal(d.request.headers.get("authorization"), `Bearer ${tokens.aal2_enrolled}`);
+  assert.equal(d.request.headers.get("x-aalgate-user-id"), null);
+  assert.equal(d.request.headers.get("x-custom"), null);
+});
+
+test("proxy in Node: asks only for codings fetch decodes, passes others intact, drops upstream hop-by-hop headers", async () => {
+  const seen = [];
+  const zstdBytes = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3]);
+  const up = http.createServer((req, res) => {
+    seen.push(req.headers);
+    if (req.url.includes("zstd")) {
+      res.writeHead(200, { "content-type": "application/json", "content-encoding": "zstd" });
+      return res.end(zstdBytes);
+    }
+    res.writeHead(200, { connection: "keep-alive, x-upstream-hop", "keep-alive": "timeout=5", "x-upstream-hop": "1", "x-kept": "1" });
+    res.end("ok");
+  });
+  await new Promise((r) => up.listen(0, "127.0.0.1", r));
+  const handler = createGate(configs.main, quiet).proxy(`http://127.0.0.1:${up.address().port}`);
+  try {
+    const z = await handler(new Request("http://gate.local/rest/v1/zstd", { headers: { ...bearer("aal2_enrolled"), "accept-encoding": "zstd, br, gzip" } }));
+    assert.equal(seen.at(-1)["accept-encoding"], "gzip, deflate, br");
+    assert.equal(z.headers.get("content-encoding"), "zstd", "a coding fetch did not decode is not stripped");
+    assert.deepEqual(Buffer.from(await z.arrayBuffer()), zstdBytes);
+    const h = await handler(new Request("http://gate.local/rest/v1/x", { headers: bearer("aal2_enrolled") }));
+    assert.equal(await h.text(), "ok");
+    for (const name of ["connection", "keep-alive", "x-upstream-hop"]) assert.equal(h.headers.get(name), null, name);
+    assert.equal(h.headers.get("x-kept"), "1");
+  } finally {
+    up.closeAllConnections?.();
+    await new Promise((r) => up.close(r));
+  }
+});
+
+test("proxy in Node: Expect is not forwarded, upgrades get 501, client address headers are replaced", async () => {
+  const handler = createGate(configs.main, { ...quiet, clientIp: () => "203.0.113.9" }).proxy();
+  const body = "x".repeat(1000);
+  const post = await handler(new Request("http://gate.local/rest/v1/todos", {
+    method: "POST", body, headers: { ...bearer("aal2_enrolled"), expect: "100-continue", "cf-connecting-ip": "1.1.1.1", "true-client-ip": "1.1.1.1", "x-forwarded-for": "1.1.1.1" },
+  }));
+  assert.equal(post.status, 200);
+  await post.body?.cancel();
+  const seen = upstream.received.at(-1);
+  assert.equal(seen.bodyLength, body.length);
+  assert.equal(seen.headers.expect, undefined);
+  assert.equal(seen.headers["cf-connecting-ip"], undefined);
+  assert.equal(seen.headers["true-client-ip"], undefined);
+  assert.equal(seen.headers["x-forwarded-for"], "203.0.113.9");
+  assert.equal(seen.headers["sb-forwarded-for"], "203.0.113.9");
+  const ws = await handler(new Request("http://gate.local/realtime/v1/websocket?apikey=" + fixtures.api_keys.publishable, { headers: { upgrade: "websocket", connection: "Upgrade" } }));
+  assert.equal(ws.status, 501);
+  assert.equal((await ws.json()).code, "upgrade_unsupported");
+});
+
+test("misuse is an error, not a crash: bad arguments and options name themselves", async () => {
+  const gate = createGate(configs.main, quiet);
+  await assert.rejects(gate.check("http://x/rest/v1/todos"), /check\(request\) needs a Request/);
+  await assert.rejects(gate.check({}), TypeError);
+  assert.throws(() => createGate(configs.main, { ...quiet, pathPrefix: "functions/v1" }), /option `pathPrefix`/);
+  assert.throws(() => createGate(configs.main, { ...quiet, pathPrefix: "/functions/../v1" }), /option `pathPrefix`/);
+  assert.throws(() => gate.proxy("ftp://example.com"), /option `proxy\(upstreamUrl\)`/);
+  assert.throws(() => gate.proxy("not a url"), /option `proxy\(upstreamUrl\)`/);
+  assert.deepEqual(gate.warnings, []);
 });

@@ -9,11 +9,12 @@ import { Buffer } from "node:buffer";
 
 /**
  * `authUsers`: what the stand-in Auth answers to GET /auth/v1/user, per user id (fixtures.json
- * `auth_users`): `{ factors: [...] }` or `{ status }` for a failing Auth.
+ * `auth_users`): `{ factors: [...] }` or `{ status, code }` for a failing Auth or a revoked session.
+ * `apiKeys`: the keys the API gateway accepts (any non-empty key when not given).
  */
-export async function startUpstream({ authUsers = {} } = {}) {
+export async function startUpstream({ authUsers = {}, apiKeys } = {}) {
   const received = [];
-  const auth = { users: authUsers, lookups: [], delayMs: 0 };
+  const auth = { users: authUsers, apiKeys, lookups: [], delayMs: 0 };
   const jwks = { status: 200, body: JSON.stringify({ keys: [] }), cacheControl: "public, max-age=600", delayMs: 0, redirect: null, hits: 0 };
 
   const server = http.createServer((req, res) => {
@@ -43,7 +44,7 @@ export async function startUpstream({ authUsers = {} } = {}) {
         // Both the gate's own lookups and clients' forwarded calls land here.
         auth.lookups.push(record);
         received.push(record);
-        const send = () => answerUser(auth.users, req.headers, res);
+        const send = () => answerUser(auth, req.headers, res);
         return auth.delayMs ? setTimeout(send, auth.delayMs) : send();
       }
       received.push(record);
@@ -93,16 +94,17 @@ export async function startUpstream({ authUsers = {} } = {}) {
 // Supabase Auth's GET /auth/v1/user, as far as the gate relies on it: the API gateway refuses a request
 // without apikey (401); Auth answers the token's user with `factors` (omitted when there are none). The
 // token's signature is not checked here: the gate only asks after verifying it.
-function answerUser(users, headers, res) {
+function answerUser({ users, apiKeys }, headers, res) {
   const json = (status, body) => { res.writeHead(status, { "content-type": "application/json" }); res.end(JSON.stringify(body)); };
   if (!headers.apikey) return json(401, { message: "No API key found in request" });
+  if (apiKeys && !apiKeys.includes(headers.apikey)) return json(401, { message: "Invalid API key" });
   const m = /^Bearer ([^.]+)\.([^.]+)\./.exec(headers.authorization ?? "");
   if (!m) return json(401, { code: "no_authorization", msg: "This endpoint requires a valid Bearer token" });
   let sub;
   try { sub = JSON.parse(Buffer.from(m[2], "base64url").toString()).sub; } catch { return json(401, { code: "bad_jwt" }); }
   const user = users[sub];
   if (!user) return json(404, { code: "user_not_found", msg: "User from sub claim in JWT does not exist" });
-  if (user.status) return json(user.status, { code: "unexpected_failure", msg: "Unexpected failure" });
+  if (user.status) return json(user.status, { code: user.code ?? "unexpected_failure", msg: "Unexpected failure" });
   const body = { id: sub, aud: "authenticated", role: "authenticated", email: "user@example.com", phone: "", app_metadata: { provider: "email" }, user_metadata: {}, identities: [], is_anonymous: false };
   if (user.factors?.length) body.factors = user.factors;
   json(200, body);

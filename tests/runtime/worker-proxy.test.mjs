@@ -18,7 +18,7 @@ let upstream;
 let tokens;
 
 before(async () => {
-  upstream = await startUpstream({ authUsers: fixtures.auth_users });
+  upstream = await startUpstream({ authUsers: fixtures.auth_users, apiKeys: [fixtures.api_keys.publishable] });
   tokens = await mintTokens(Math.floor(Date.now() / 1000), { issuerBase: upstream.url });
 });
 after(async () => upstream?.close());
@@ -73,17 +73,17 @@ test("the gate decides on exactly the headers the upstream receives", async () =
   const w = await startWorker(inlineConfig());
   try {
     const sigv4 = "AWS4-HMAC-SHA256 Credential=k/20261101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=abc";
-    // `Connection: x-amz-security-token` would drop the user token on the way out: the gate must judge
-    // the access-key signature the upstream will actually get.
-    const res = await send(w.url, { path: "/storage/v1/s3/avatars", headers: [["authorization", sigv4], ["x-amz-security-token", tokens.aal2_enrolled], ["connection", "x-amz-security-token"]] });
-    assert.equal(res.status, 403);
-    assert.equal(JSON.parse(res.body).code, "service_key_forbidden");
+    // `Connection` cannot make a credential hop-by-hop: the user token is judged, and forwarded.
+    const res = await send(w.url, { path: "/storage/v1/s3/avatars", headers: [["authorization", sigv4], ["x-amz-security-token", tokens.aal1_enrolled], ["connection", "x-amz-security-token"]] });
+    assert.equal(res.status, 401);
+    assert.equal(JSON.parse(res.body).code, "aal2_required");
     const before = upstream.received.length;
-    const res2 = await send(w.url, { path: "/functions/v1/private-thing", headers: [["authorization", `Bearer ${tokens.aal1_enrolled}`], ["connection", "authorization"]] });
-    assert.equal(res2.status, 200, "without the dropped header this is an anonymous request, and it arrives as one");
+    const res2 = await send(w.url, { path: "/functions/v1/private-thing", headers: [["authorization", `Bearer ${tokens.aal2_enrolled}`], ["connection", "authorization, x-custom"], ["x-custom", "1"]] });
+    assert.equal(res2.status, 200);
     const seen = upstream.received.at(-1);
     assert.equal(upstream.received.length, before + 1);
-    assert.equal(seen.headers.authorization, undefined);
+    assert.equal(seen.headers.authorization, `Bearer ${tokens.aal2_enrolled}`, "the judged credential arrives");
+    assert.equal(seen.headers["x-custom"], undefined, "other headers named in Connection are dropped");
   } finally {
     await w.close();
   }
@@ -323,7 +323,7 @@ test("enrollment: Auth slower than enrollment.api_timeout_ms fails closed with 5
   const seen = upstream.received.length;
   upstream.auth.delayMs = 1000;
   try {
-    const res = await send(w.url, { path: "/rest/v1/todos", headers: [["apikey", "sb_publishable_x"], ["authorization", `Bearer ${tokens.lk_missing_not}`]] });
+    const res = await send(w.url, { path: "/rest/v1/todos", headers: [["apikey", fixtures.api_keys.publishable], ["authorization", `Bearer ${tokens.lk_missing_not}`]] });
     assert.equal(res.status, 503);
     assert.equal(JSON.parse(res.body).code, "enrollment_unavailable");
     assert.ok(upstream.received.slice(seen).every((r) => r.url === "/auth/v1/user"), "only the lookup reached the project");

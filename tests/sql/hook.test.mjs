@@ -100,10 +100,14 @@ test("hook: an event it cannot read never fails sign-in and never claims 'not en
   assert.deepEqual(out, bad, "returned unchanged, without mfa_enrolled");
   const noClaims = { user_id: USERS.totp };
   assert.deepEqual(callAsAuth("public.aalgate_access_token_hook", noClaims), noClaims);
+  const noUser = { claims: authClaims(USERS.totp) };
+  assert.deepEqual(callAsAuth("public.aalgate_access_token_hook", noUser), noUser, "no user_id: no claim, never false");
+  const nullUser = { user_id: null, claims: authClaims(USERS.totp) };
+  assert.deepEqual(callAsAuth("public.aalgate_access_token_hook", nullUser), nullUser);
 });
 
 test("grants: only supabase_auth_admin can execute the hook and the helper", () => {
-  for (const role of ["authenticated", "anon", "authenticator"]) {
+  for (const role of ["authenticated", "anon", "service_role", "authenticator"]) {
     for (const fn of ["public.aalgate_access_token_hook", "aalgate.add_mfa_claims"]) {
       assert.throws(
         () => pg.psql(`begin; set local role ${role}; select ${fn}(${q(event(USERS.totp))}); commit;`),
@@ -116,12 +120,13 @@ test("grants: only supabase_auth_admin can execute the hook and the helper", () 
   for (const line of acl.split("\n")) {
     assert.match(line, /supabase_auth_admin=X\//);
     assert.doesNotMatch(line, /(^|[:,])=X\//, `PUBLIC has no EXECUTE: ${line}`);
-    assert.doesNotMatch(line, /(authenticated|anon)=/, line);
+    assert.doesNotMatch(line, /(authenticated|anon|service_role)=/, line);
   }
 });
 
-test("helper composes with an existing RBAC hook (sql/…_aalgate_rbac_example.sql)", () => {
+test("helper composes with an existing RBAC hook (sql/examples/…_rbac_example.sql)", () => {
   const tenant = "20000000-0000-4000-8000-000000000001";
+  pg.psql(fs.readFileSync(path.join(root, "sql/examples/20261122000100_rbac_example.sql"), "utf8"));
   pg.psql(`insert into public.user_roles (user_id, role, tenant_id) values ('${USERS.admin}', 'admin', '${tenant}');
 insert into public.role_permissions (role, permission) values ('admin', 'reports.read'), ('admin', 'users.delete'), ('member', 'reports.read');`);
   const e = event(USERS.admin);
@@ -132,7 +137,9 @@ insert into public.role_permissions (role, permission) values ('admin', 'reports
   assert.deepEqual(plain.claims.permissions, []);
   assert.equal(plain.claims.mfa_enrolled, false);
   for (const c of REQUIRED) assert.ok(c in out.claims, `required claim ${c} survives`);
-  assert.throws(() => pg.psql(`begin; set local role authenticated; select * from public.user_roles; commit;`), /permission denied/);
+  for (const role of ["authenticated", "anon", "service_role"]) {
+    assert.throws(() => pg.psql(`begin; set local role ${role}; select * from public.user_roles; commit;`), /permission denied/, role);
+  }
 });
 
 test("helper: a plain call from another hook (the documented one-liner) gives the same claim", () => {

@@ -10,6 +10,13 @@ create role authenticated nologin noinherit;
 create role service_role nologin noinherit bypassrls;
 grant anon, authenticated, service_role to authenticator;
 
+-- Supabase's default privileges in `public`: what migrations create there is granted to the API roles
+-- unless revoked (the hook's revokes are tested against this).
+grant usage on schema public to anon, authenticated, service_role;
+alter default privileges in schema public grant all on tables to anon, authenticated, service_role;
+alter default privileges in schema public grant all on functions to anon, authenticated, service_role;
+alter default privileges in schema public grant all on sequences to anon, authenticated, service_role;
+
 create schema auth authorization supabase_auth_admin;
 grant usage on schema auth to anon, authenticated, service_role;
 

@@ -13,7 +13,7 @@ function assertEquals(actual, expected, message) {
 }
 
 async function withUpstream(fn) {
-  const upstream = await startUpstream({ authUsers: fixtures.auth_users });
+  const upstream = await startUpstream({ authUsers: fixtures.auth_users, apiKeys: [fixtures.api_keys.publishable] });
   try {
     const tokens = await mintTokens(Math.floor(Date.now() / 1000), { issuerBase: upstream.url });
     await fn(upstream, tokens, localConfigs(upstream.url));

@@ -1,5 +1,8 @@
 -- aalgate example: an RBAC / tenant hook that also adds mfa_enrolled (optional; shows how to compose
 -- aalgate.add_mfa_claims with a hook you already have). Requires 20261122000000_aalgate_mfa_claims.sql.
+-- It is an example, kept apart from sql/*.sql so copying those never brings it along; its objects use
+-- the names of Supabase's RBAC guide and are created with plain `create` so that applying it to a
+-- project that already has them fails loudly instead of replacing them.
 --
 -- Claims it adds, usable in the gate's route predicates:
 --   user_role    text       e.g. routes: claims = [{ claim = "user_role", one_of = ["admin", "moderator"] }]
@@ -28,7 +31,7 @@ alter table public.user_roles enable row level security;
 alter table public.role_permissions enable row level security;
 
 -- Your existing hook, in the style of Supabase's RBAC guide, with one added line at the end.
-create or replace function public.custom_access_token_hook(event jsonb)
+create function public.custom_access_token_hook(event jsonb)
 returns jsonb
 language plpgsql
 stable
@@ -60,12 +63,12 @@ $$;
 
 grant usage on schema public to supabase_auth_admin;
 grant execute on function public.custom_access_token_hook(jsonb) to supabase_auth_admin;
-revoke execute on function public.custom_access_token_hook(jsonb) from authenticated, anon, public;
+revoke execute on function public.custom_access_token_hook(jsonb) from authenticated, anon, service_role, public;
 
 grant select on table public.user_roles to supabase_auth_admin;
 grant select on table public.role_permissions to supabase_auth_admin;
-revoke all on table public.user_roles from authenticated, anon, public;
-revoke all on table public.role_permissions from authenticated, anon, public;
+revoke all on table public.user_roles from authenticated, anon, service_role, public;
+revoke all on table public.role_permissions from authenticated, anon, service_role, public;
 
 create policy "auth admin reads user roles" on public.user_roles
   as permissive for select to supabase_auth_admin using (true);
