@@ -67,6 +67,7 @@ tools-pg:
 
 # The hook SQL (sql/) in a real PostgreSQL 15 cluster the test starts and removes.
 test-sql: tools-pg tools-node
+	$(CARGO) build --features cli
 	node --test tests/sql/
 
 lint:

@@ -20,6 +20,7 @@ pub mod error;
 pub mod gate;
 pub mod json;
 pub mod keys;
+pub mod signing;
 pub mod token;
 pub mod validation;
 pub mod verify;

@@ -1289,3 +1289,49 @@ fn access_rules_refuse_before_any_lookup() {
         "role_forbidden"
     );
 }
+
+#[test]
+fn service_role_config_errors_name_the_field() {
+    let bad = |roles: Value| config_err(json!({"supabase_url": URL, "service_roles": roles}));
+    let route = json!([{"path": "/rest/v1/weather*"}]);
+    assert_eq!(
+        bad(json!([{"role": "service_role", "routes": route}])).0,
+        "service_roles[0].role"
+    );
+    assert_eq!(
+        bad(json!([{"role": "authenticated", "routes": route}])).0,
+        "service_roles[0].role"
+    );
+    assert_eq!(
+        bad(json!([{"role": "Weather", "routes": route}])).0,
+        "service_roles[0].role"
+    );
+    assert_eq!(
+        bad(json!([{"role": "w", "routes": []}])).0,
+        "service_roles[0].routes"
+    );
+    assert_eq!(
+        bad(json!([{"role": "w", "routes": [{"path": "rest"}]}])).0,
+        "service_roles[0].routes[0].path"
+    );
+    assert_eq!(
+        bad(json!([{"role": "w", "routes": [{"path": "/x", "methods": ["FETCH"]}]}])).0,
+        "service_roles[0].routes[0].methods[0]"
+    );
+    assert_eq!(
+        bad(json!([{"role": "w", "routes": route, "max_lifetime": 0}])).0,
+        "service_roles[0].max_lifetime"
+    );
+    assert_eq!(
+        bad(json!([{"role": "w", "routes": route}, {"role": "w", "routes": route}])).0,
+        "service_roles[1].role"
+    );
+    assert_eq!(
+        bad(json!([{"role": "w", "routes": route, "subs": [""]}])).0,
+        "service_roles[0].subs[0]"
+    );
+    assert_eq!(
+        bad(json!([{"role": "w", "routes": route, "scopes": []}])).0,
+        "service_roles[0].scopes"
+    );
+}

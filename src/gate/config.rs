@@ -139,6 +139,145 @@ pub struct ConfigDoc {
     cache: CacheDoc,
     #[serde(default)]
     routes: Vec<RouteDoc>,
+    #[serde(default)]
+    service_roles: Vec<ServiceRoleDoc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServiceRoleDoc {
+    role: String,
+    routes: Vec<ScopeDoc>,
+    max_lifetime: Option<u64>,
+    subs: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScopeDoc {
+    path: String,
+    methods: Option<Vec<String>>,
+}
+
+/// A backend service's own Postgres role (tokens from `aalgate mint --role …`): where its tokens may
+/// go, how long they may live, and which `sub`s may carry it.
+#[derive(Clone, Debug)]
+pub struct ServiceRole {
+    /// The `role` claim.
+    pub role: String,
+    /// Method + path scopes (as route rules; only their pattern and methods are used).
+    pub scopes: Vec<RouteRule>,
+    /// Largest `exp − iat` for this role's tokens.
+    pub max_lifetime: u64,
+    /// Accepted `sub` values; empty: any.
+    pub subs: Vec<String>,
+}
+
+/// Roles Supabase owns or PostgREST relies on: never a service role of ours.
+pub(crate) fn reserved_role(name: &str) -> bool {
+    const NAMES: [&str; 7] = [
+        "postgres",
+        "anon",
+        "authenticated",
+        "authenticator",
+        "service_role",
+        "dashboard_user",
+        "pgbouncer",
+    ];
+    NAMES.contains(&name) || name.starts_with("supabase") || name.starts_with("pg_")
+}
+
+/// A plain lower-case SQL name (what `aalgate sql role` creates).
+pub(crate) fn plain_role_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() <= 63
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn service_roles(
+    docs: Vec<ServiceRoleDoc>,
+    user_max_lifetime: u64,
+) -> Result<Vec<ServiceRole>, ConfigError> {
+    let mut out: Vec<ServiceRole> = Vec::new();
+    for (i, d) in docs.into_iter().enumerate() {
+        let field = |name: &str| format!("service_roles[{i}].{name}");
+        if !plain_role_name(&d.role) || reserved_role(&d.role) {
+            return Err(ConfigError::new(
+                field("role"),
+                "must be a plain lower-case role name of your own (not anon, authenticated, service_role or a Supabase role)",
+            ));
+        }
+        if out.iter().any(|s| s.role == d.role) {
+            return Err(ConfigError::new(field("role"), "is listed twice"));
+        }
+        if d.routes.is_empty() {
+            return Err(ConfigError::new(
+                field("routes"),
+                "must list at least one path (a role with no routes could go nowhere)",
+            ));
+        }
+        let mut scopes = Vec::new();
+        for (j, s) in d.routes.into_iter().enumerate() {
+            let pattern = PathPattern::parse(&s.path)
+                .map_err(|p| ConfigError::new(format!("service_roles[{i}].routes[{j}].path"), p))?;
+            let methods = parse_methods(
+                s.methods,
+                &format!("service_roles[{i}].routes[{j}].methods"),
+            )?;
+            scopes.push(RouteRule::scope(&d.role, pattern, methods));
+        }
+        let max_lifetime = match d.max_lifetime {
+            None => user_max_lifetime,
+            Some(v) if (1..=31_536_000).contains(&v) => v,
+            Some(_) => {
+                return Err(ConfigError::new(
+                    field("max_lifetime"),
+                    "must be 1..=31536000 (one year)",
+                ))
+            }
+        };
+        let subs = d.subs.unwrap_or_default();
+        if let Some(k) = subs.iter().position(String::is_empty) {
+            return Err(ConfigError::new(
+                format!("service_roles[{i}].subs[{k}]"),
+                "is empty",
+            ));
+        }
+        out.push(ServiceRole {
+            role: d.role,
+            scopes,
+            max_lifetime,
+            subs,
+        });
+    }
+    Ok(out)
+}
+
+fn parse_methods(list: Option<Vec<String>>, field: &str) -> Result<Vec<String>, ConfigError> {
+    let Some(list) = list else {
+        return Ok(Vec::new());
+    };
+    if list.is_empty() {
+        return Err(ConfigError::new(
+            field,
+            "must not be empty (omit it for any method)",
+        ));
+    }
+    let mut out = Vec::new();
+    for (j, m) in list.iter().enumerate() {
+        let upper = m.to_ascii_uppercase();
+        if !METHODS.contains(&upper.as_str()) {
+            return Err(ConfigError::new(
+                format!("{field}[{j}]"),
+                "is not an HTTP method",
+            ));
+        }
+        out.push(upper);
+    }
+    Ok(out)
 }
 
 fn yes() -> bool {
@@ -376,6 +515,11 @@ pub struct GateConfig {
     pub jwks_timing: JwksTiming,
     /// Where the enrollment fact comes from, and how lookups behave.
     pub enrollment: EnrollmentConfig,
+    /// Backend services' own roles and their scopes.
+    pub service_roles: Vec<ServiceRole>,
+    /// Largest `exp − iat` of tokens that are not service-role tokens (`tokens.max_lifetime`); the
+    /// validation's cap is the largest of this and every service role's, and the policy applies each.
+    pub user_max_lifetime: u64,
     /// `Access-Control-Allow-Origin` on refusals.
     pub cors_allow_origin: String,
     /// Add `x-aalgate-*` identity headers to forwarded requests.
@@ -670,6 +814,12 @@ impl GateConfig {
             validation.max_token_bytes = max;
         }
         let enrollment = enrollment_config(doc.enrollment, doc.preset, &supabase_url)?;
+        // The validation lets the longest lifetime through; the policy holds each token to its own.
+        let user_max_lifetime = validation.max_lifetime.unwrap_or(u64::MAX);
+        let service_roles = service_roles(doc.service_roles, user_max_lifetime)?;
+        if let Some(longest) = service_roles.iter().map(|s| s.max_lifetime).max() {
+            validation.max_lifetime = Some(longest.max(user_max_lifetime));
+        }
 
         let cors_allow_origin = doc
             .responses
@@ -719,6 +869,8 @@ impl GateConfig {
             hs256_secret_file: k.hs256_secret_file,
             jwks_timing,
             enrollment,
+            service_roles,
+            user_max_lifetime,
             cors_allow_origin,
             identity_headers: doc.forward.identity_headers,
             log_user_id: doc.log.user_id,
@@ -743,29 +895,7 @@ fn route(
 ) -> Result<RouteRule, ConfigError> {
     let field = |name: &str| format!("routes[{i}].{name}");
     let pattern = PathPattern::parse(&r.path).map_err(|p| ConfigError::new(field("path"), p))?;
-    let methods = match r.methods {
-        None => Vec::new(),
-        Some(list) => {
-            if list.is_empty() {
-                return Err(ConfigError::new(
-                    field("methods"),
-                    "must not be empty (omit it for any method)",
-                ));
-            }
-            let mut out = Vec::new();
-            for (j, m) in list.iter().enumerate() {
-                let upper = m.to_ascii_uppercase();
-                if !METHODS.contains(&upper.as_str()) {
-                    return Err(ConfigError::new(
-                        format!("routes[{i}].methods[{j}]"),
-                        "is not an HTTP method",
-                    ));
-                }
-                out.push(upper);
-            }
-            out
-        }
-    };
+    let methods = parse_methods(r.methods, &field("methods"))?;
     let aal = r.aal.unwrap_or(default_aal);
     // A rule that asks for aal2 or recent MFA means "a user must be there", unless it says otherwise.
     let auth = r

@@ -622,12 +622,24 @@ impl Gate {
         };
         run.log.aal = Some(verified.claims().aal.as_str());
 
-        // 7. Access rules that need no enrollment fact: what they refuse never causes an Auth lookup.
-        if let Err(e) = policy::check_access(&rule, &verified, now) {
+        // 7. A backend service's own role: its scopes replace the route's user rules.
+        let role = verified.claims().role.as_deref().unwrap_or("");
+        if let Some(service) = self.config.service_roles.iter().find(|s| s.role == role) {
+            return match policy::check_service(service, &method, &path, &verified) {
+                Ok(()) => {
+                    run.step(|| format!("service role `{role}`: within its scopes"));
+                    Step::Forward(Identity::User(verified))
+                }
+                Err(e) => Step::Reject(e),
+            };
+        }
+
+        // 8. Access rules that need no enrollment fact: what they refuse never causes an Auth lookup.
+        if let Err(e) = policy::check_access(&rule, &verified, &self.config, now) {
             return Step::Reject(e);
         }
 
-        // 8. The enrollment fact, when the route needs it (may take an Auth lookup first).
+        // 9. The enrollment fact, when the route needs it (may take an Auth lookup first).
         let enrolled = if policy::needs_enrollment(&rule, verified.claims()) {
             let from_project =
                 verified.claims().iss.as_deref() == Some(self.config.supabase_issuer());
@@ -685,7 +697,7 @@ impl Gate {
             None
         };
 
-        // 9. Assurance: aal (with the enrollment fact) and MFA recency.
+        // 10. Assurance: aal (with the enrollment fact) and MFA recency.
         let (result, facts) =
             policy::check_assurance(&rule, &verified, &self.config, enrolled, now);
         run.log.enrolled = facts.enrolled;

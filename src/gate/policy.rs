@@ -1,7 +1,9 @@
 //! Route requirements applied to a verified token (DESIGN §5 step 7). Runs on every request, cached
 //! token or not: a policy can change, and `max_age`/`max_token_age` depend on `now`.
 
-use super::config::{AalRequirement, ClaimPredicate, ClaimTest, GateConfig, WhenUnknown};
+use super::config::{
+    AalRequirement, ClaimPredicate, ClaimTest, GateConfig, ServiceRole, WhenUnknown,
+};
 use super::route::RouteRule;
 use crate::claims::{Aal, Claims};
 use crate::error::{Code, Error};
@@ -38,10 +40,56 @@ pub fn needs_enrollment(rule: &RouteRule, claims: &Claims) -> bool {
     rule.aal == AalRequirement::Aal2IfEnrolled && claims.aal < Aal::Aal2
 }
 
-/// The route's access rules that need no enrollment fact (role, issuer, token age, claims). Checked
-/// first, so a request they refuse never causes an Auth lookup.
-pub fn check_access(rule: &RouteRule, token: &VerifiedToken, now: u64) -> Result<(), Error> {
+fn lifetime_within(claims: &Claims, max: u64) -> Result<(), Error> {
+    match (claims.iat, claims.exp) {
+        (Some(iat), Some(exp)) if exp.saturating_sub(iat) > max => Err(Error::new(
+            Code::LifetimeTooLong,
+            format!("the token lives longer than {max} s"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A service role's token: allowed only within its scopes (method and path), for its `sub`s, within
+/// its lifetime. The route's own rules (roles, aal, enrollment) are for users and do not apply.
+pub fn check_service(
+    service: &ServiceRole,
+    method: &str,
+    path: &str,
+    token: &VerifiedToken,
+) -> Result<(), Error> {
     let claims = token.claims();
+    if !service.scopes.iter().any(|s| s.applies(method, path)) {
+        return Err(Error::new(
+            Code::RoleForbidden,
+            format!("role `{}` may not {method} this path", service.role),
+        ));
+    }
+    if !service.subs.is_empty()
+        && !claims
+            .sub
+            .as_ref()
+            .is_some_and(|s| service.subs.contains(s))
+    {
+        return Err(Error::new(
+            Code::RoleForbidden,
+            format!("this `sub` may not use role `{}`", service.role),
+        ));
+    }
+    lifetime_within(claims, service.max_lifetime)
+}
+
+/// The route's access rules that need no enrollment fact (role, issuer, token age, claims, lifetime).
+/// Checked first, so a request they refuse never causes an Auth lookup.
+pub fn check_access(
+    rule: &RouteRule,
+    token: &VerifiedToken,
+    cfg: &GateConfig,
+    now: u64,
+) -> Result<(), Error> {
+    let claims = token.claims();
+    // Service roles may have longer lifetimes; everyone else keeps `tokens.max_lifetime`.
+    lifetime_within(claims, cfg.user_max_lifetime)?;
     let role = claims.role.as_deref().unwrap_or("");
 
     if role == "service_role" {

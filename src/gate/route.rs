@@ -130,6 +130,15 @@ impl RouteRule {
         self
     }
 
+    /// A service role's scope: only `pattern` and `methods` matter (see `GateConfig::service_roles`).
+    pub fn scope(role: &str, pattern: PathPattern, methods: Vec<String>) -> Self {
+        RouteRule {
+            pattern,
+            methods,
+            ..RouteRule::protected(&format!("service:{role}"), AalRequirement::Any)
+        }
+    }
+
     fn exempt(name: &str, pattern: &str, methods: &[&str]) -> Self {
         RouteRule {
             auth: AuthRequirement::None,

@@ -1,4 +1,5 @@
-//! The native command-line front door: `aalgate verify`, `aalgate inspect`.
+//! The native command-line front door: `aalgate verify`, `inspect`, `check-config`, `explain`, and the
+//! service-identity commands in [`service`] (`keygen`, `jwks`, `mint`, `sql role`).
 //!
 //! Exit codes: 0 valid, 1 token refused (code and reason printed), 2 usage or key-file problem.
 
@@ -13,6 +14,8 @@ use serde_json::{json, Map, Value};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+mod service;
 
 #[derive(Parser)]
 #[command(
@@ -41,6 +44,18 @@ enum Command {
     },
     /// Show each step of the gate's decision for one request, and the exact response.
     Explain(ExplainArgs),
+    /// Generate a signing key (the Supabase CLI's signing_keys.json format).
+    Keygen(service::KeygenArgs),
+    /// Print the public JWKS of a signing-keys file (to publish or upload).
+    Jwks {
+        /// The signing-keys file.
+        file: PathBuf,
+    },
+    /// Mint a token for a service role, signed with the file's signing key.
+    Mint(service::MintArgs),
+    /// SQL templates.
+    #[command(subcommand)]
+    Sql(service::SqlCommand),
 }
 
 #[derive(Args)]
@@ -123,6 +138,10 @@ pub fn main() -> ExitCode {
         Command::Inspect { token } => run_inspect(&token),
         Command::CheckConfig { file } => run_check_config(&file),
         Command::Explain(args) => run_explain(args),
+        Command::Keygen(args) => service::run_keygen(args),
+        Command::Jwks { file } => service::run_jwks(&file),
+        Command::Mint(args) => service::run_mint(args),
+        Command::Sql(command) => service::run_sql(command),
     };
     match result {
         Ok(code) => code,

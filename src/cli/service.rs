@@ -1,0 +1,375 @@
+//! Service identities from the command line: `aalgate keygen`, `jwks`, `mint` and `sql role`.
+//!
+//! Backend services and agents should not hold the project's secret key. Instead: a signing key of
+//! your own (uploaded to Supabase as a standby or the current key), short-lived tokens for a
+//! least-privilege Postgres role, and gate rules that keep each role on its routes.
+
+use crate::gate::config::{plain_role_name, reserved_role};
+use crate::signing::{read_keys, signing_key, SigningKey};
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::{Map, Value};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Longest `mint` lifetime without `--allow-long-lived`: the gate's default `tokens.max_lifetime`.
+const MINT_LIFETIME_CAP: u64 = 86_400;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(super) enum KeyAlg {
+    #[value(name = "ES256")]
+    Es256,
+    #[value(name = "RS256")]
+    Rs256,
+}
+
+#[derive(Args)]
+pub(super) struct KeygenArgs {
+    /// Key algorithm.
+    #[arg(long, value_enum, default_value = "ES256")]
+    alg: KeyAlg,
+    /// Write (or with --append, extend) this signing-keys file (created with mode 0600).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Add the new key to --out as the one signing key; the existing keys become verify-only.
+    #[arg(long, requires = "out")]
+    append: bool,
+}
+
+#[derive(Args)]
+pub(super) struct MintArgs {
+    /// The Postgres role the token runs as (see `aalgate sql role`).
+    #[arg(long)]
+    role: String,
+    /// The `sub` claim (a UUID). Default: a new random UUID.
+    #[arg(long, value_name = "UUID")]
+    sub: Option<String>,
+    /// Lifetime, e.g. `15m`, `1h`, `7d` (default 1h).
+    #[arg(long, value_name = "DURATION", conflicts_with = "exp")]
+    valid_for: Option<String>,
+    /// Expiry as an RFC 3339 time, e.g. `2026-12-31T23:59:59Z`.
+    #[arg(long, value_name = "RFC3339")]
+    exp: Option<String>,
+    /// An extra claim, KEY=JSON (e.g. `--claim 'app_metadata={"tenant":"a"}'`). Repeatable.
+    #[arg(long, value_name = "KEY=JSON")]
+    claim: Vec<String>,
+    /// The `iss` claim: your project's `https://<ref>.supabase.co/auth/v1` for the gate to accept it.
+    #[arg(long, value_name = "ISS")]
+    issuer: Option<String>,
+    /// The `aud` claim.
+    #[arg(long, value_name = "AUD", default_value = "authenticated")]
+    audience: String,
+    /// The signing-keys file (its one `sign` key signs).
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "supabase/signing_keys.json"
+    )]
+    key: PathBuf,
+    /// Allow lifetimes above 24 h.
+    #[arg(long)]
+    allow_long_lived: bool,
+    /// Current time in seconds since the epoch. Default: the system clock.
+    #[arg(long, value_name = "UNIX")]
+    now: Option<u64>,
+}
+
+#[derive(Subcommand)]
+pub(super) enum SqlCommand {
+    /// The SQL for a least-privilege Postgres role that minted tokens can use.
+    Role(SqlRoleArgs),
+}
+
+#[derive(Args)]
+pub(super) struct SqlRoleArgs {
+    /// The role name (lower case letters, digits, `_`).
+    name: String,
+    /// A grant: `select on public.t`, `select, insert on table public.t`, `usage on sequence public.s`,
+    /// `execute on function public.f(int, text)`. Repeatable.
+    #[arg(long, value_name = "GRANT")]
+    grant: Vec<String>,
+    /// Write a migration file: this path, or `<timestamp>_aalgate_role_<name>.sql` in this directory.
+    #[arg(long, value_name = "PATH")]
+    out: Option<PathBuf>,
+}
+
+fn new_uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Writes `bytes` to `path` readable by its owner only, via a temporary file and a rename, so a
+/// crash never leaves half a key file and the key is never briefly world-readable.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("{}: {e}", path.display())
+    })
+}
+
+fn keys_json(keys: &[SigningKey]) -> String {
+    let list: Vec<Value> = keys.iter().map(SigningKey::private_jwk).collect();
+    serde_json::to_string_pretty(&list).expect("JSON values serialise") + "\n"
+}
+
+pub(super) fn run_keygen(args: KeygenArgs) -> Result<ExitCode, String> {
+    let mut rng = rand_core::OsRng;
+    let key = match args.alg {
+        KeyAlg::Es256 => SigningKey::es256(new_uuid(), p256::ecdsa::SigningKey::random(&mut rng)),
+        KeyAlg::Rs256 => {
+            let k = rsa::RsaPrivateKey::new(&mut rng, 2048)
+                .map_err(|e| format!("RSA key generation failed: {e}"))?;
+            SigningKey::rs256(new_uuid(), k)?
+        }
+    };
+    let Some(out) = args.out else {
+        let text = serde_json::to_string_pretty(&key.private_jwk()).expect("JSON");
+        println!("{text}");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let mut keys = if args.append {
+        let text = std::fs::read(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+        read_keys(&text).map_err(|e| format!("{}: {e}", out.display()))?
+    } else {
+        if out.exists() {
+            return Err(format!(
+                "{} exists; use --append to add a key to it (the current keys become verify-only)",
+                out.display()
+            ));
+        }
+        Vec::new()
+    };
+    keys.iter_mut().for_each(SigningKey::retire);
+    let kid = key.kid().to_owned();
+    keys.push(key);
+    write_private(&out, keys_json(&keys).as_bytes())?;
+    eprintln!(
+        "aalgate: wrote {} ({} key{}); signing key {kid}",
+        out.display(),
+        keys.len(),
+        if keys.len() == 1 { "" } else { "s" }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn run_jwks(file: &Path) -> Result<ExitCode, String> {
+    let text = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let keys = read_keys(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+    let jwks =
+        serde_json::json!({"keys": keys.iter().map(SigningKey::public_jwk).collect::<Vec<_>>()});
+    println!("{}", serde_json::to_string_pretty(&jwks).expect("JSON"));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Claims `mint` sets itself: given by flags, never by `--claim`.
+const RESERVED: [&str; 6] = ["role", "sub", "iat", "exp", "iss", "aud"];
+
+pub(super) fn run_mint(args: MintArgs) -> Result<ExitCode, String> {
+    if !plain_role_name(&args.role) {
+        return Err(format!(
+            "--role {:?}: lower case letters, digits and `_`, at most 63",
+            args.role
+        ));
+    }
+    let sub = match args.sub {
+        Some(s) => {
+            uuid::Uuid::parse_str(&s).map_err(|_| format!("--sub {s:?}: not a UUID"))?;
+            s
+        }
+        None => new_uuid(),
+    };
+    let now = super::now_or_clock(args.now)?;
+    let exp = match (&args.valid_for, &args.exp) {
+        (Some(d), _) => {
+            let d = humantime::parse_duration(d).map_err(|e| format!("--valid-for {d:?}: {e}"))?;
+            now.checked_add(d.as_secs())
+                .ok_or("--valid-for: too long")?
+        }
+        (None, Some(t)) => {
+            let at = humantime::parse_rfc3339(t).map_err(|e| format!("--exp {t:?}: {e}"))?;
+            at.duration_since(std::time::UNIX_EPOCH)
+                .map_err(|_| format!("--exp {t:?}: before 1970"))?
+                .as_secs()
+        }
+        (None, None) => now + 3600,
+    };
+    if exp <= now {
+        return Err("the token would already be expired".into());
+    }
+    if exp - now > MINT_LIFETIME_CAP && !args.allow_long_lived {
+        return Err(format!(
+            "a lifetime of {} s is above 24 h; a leaked long-lived token stays useful: pass --allow-long-lived if you mean it (and raise the gate's tokens.max_lifetime)",
+            exp - now
+        ));
+    }
+    let mut claims = Map::new();
+    for c in &args.claim {
+        let (k, v) = c
+            .split_once('=')
+            .ok_or_else(|| format!("--claim {c:?}: expected KEY=JSON"))?;
+        if k.is_empty() || RESERVED.contains(&k) {
+            return Err(format!("--claim {k:?}: set it with its own flag"));
+        }
+        let v: Value = serde_json::from_str(v).map_err(|e| {
+            format!("--claim {k}: the value is not JSON ({e}); quote strings: '\"text\"'")
+        })?;
+        claims.insert(k.to_owned(), v);
+    }
+    claims.insert("role".into(), Value::from(args.role.clone()));
+    claims.insert("sub".into(), Value::from(sub));
+    claims.insert("aud".into(), Value::from(args.audience));
+    claims.insert("iat".into(), Value::from(now));
+    claims.insert("exp".into(), Value::from(exp));
+    if let Some(iss) = args.issuer {
+        claims.insert("iss".into(), Value::from(iss));
+    } else {
+        eprintln!("aalgate: no --issuer: the gate requires `iss` (PostgREST does not)");
+    }
+    if args.role == "service_role" {
+        eprintln!("aalgate: warning: a service_role token bypasses row level security everywhere; prefer a role of its own (aalgate sql role)");
+    }
+    let text = std::fs::read(&args.key).map_err(|e| format!("{}: {e}", args.key.display()))?;
+    let keys = read_keys(&text).map_err(|e| format!("{}: {e}", args.key.display()))?;
+    let key = signing_key(&keys).map_err(|e| format!("{}: {e}", args.key.display()))?;
+    println!("{}", key.sign(&Value::Object(claims)));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ident(s: &str) -> Result<String, String> {
+    if plain_role_name(s) {
+        Ok(format!("\"{s}\""))
+    } else {
+        Err(format!("{s:?} is not a plain lower-case SQL name"))
+    }
+}
+
+fn qualified(name: &str) -> Result<String, String> {
+    let (schema, object) = name.split_once('.').unwrap_or(("public", name));
+    Ok(format!("{}.{}", ident(schema)?, ident(object)?))
+}
+
+/// One `--grant` as SQL. Parsed, not pasted: every name is checked and quoted, every privilege comes
+/// from the list that fits the object kind.
+fn grant_sql(grant: &str, role: &str) -> Result<String, String> {
+    let bad = |why: &str| format!("--grant {grant:?}: {why}");
+    let lower = grant.trim().to_ascii_lowercase();
+    let (privs, target) = lower
+        .split_once(" on ")
+        .ok_or_else(|| bad("expected `<privileges> on <object>`"))?;
+    let target = target.trim();
+    let (kind, object) = match target.split_once(' ') {
+        Some((k @ ("table" | "sequence" | "function" | "schema"), rest)) => (k, rest.trim()),
+        _ => ("table", target),
+    };
+    let allowed: &[&str] = match kind {
+        "table" => &[
+            "select",
+            "insert",
+            "update",
+            "delete",
+            "truncate",
+            "references",
+            "trigger",
+        ],
+        "sequence" => &["usage", "select", "update"],
+        "function" => &["execute"],
+        _ => &["usage"],
+    };
+    let privs: Vec<&str> = privs.split(',').map(str::trim).collect();
+    if let Some(p) = privs.iter().find(|p| !allowed.contains(p)) {
+        return Err(bad(&format!(
+            "`{p}` is not a {kind} privilege here ({})",
+            allowed.join(", ")
+        )));
+    }
+    let object = match kind {
+        "function" => {
+            let (name, args) = object
+                .strip_suffix(')')
+                .and_then(|o| o.split_once('('))
+                .ok_or_else(|| bad("a function needs its argument types: public.f(int, text)"))?;
+            let types = args
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(|t| {
+                    let plain = t.split(' ').all(|w| {
+                        !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    }) || t.ends_with("[]")
+                        && t[..t.len() - 2]
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+                    if plain {
+                        Ok(t.to_owned())
+                    } else {
+                        Err(bad(&format!("argument type {t:?}")))
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            format!(
+                "function {}({})",
+                qualified(name.trim()).map_err(|e| bad(&e))?,
+                types.join(", ")
+            )
+        }
+        "schema" => format!("schema {}", ident(object).map_err(|e| bad(&e))?),
+        k => format!("{k} {}", qualified(object).map_err(|e| bad(&e))?),
+    };
+    Ok(format!("grant {} on {object} to {role};", privs.join(", ")))
+}
+
+pub(super) fn run_sql(command: SqlCommand) -> Result<ExitCode, String> {
+    let SqlCommand::Role(args) = command;
+    let role = ident(&args.name).map_err(|e| format!("role name: {e}"))?;
+    if reserved_role(&args.name) {
+        return Err(format!("role name {:?} belongs to Supabase", args.name));
+    }
+    let mut sql = format!(
+        "-- Least-privilege role {role} for a backend service (written by `aalgate sql role`).\n\
+         -- Tokens minted with `aalgate mint --role {name}` run as this role in PostgREST; it can do\n\
+         -- exactly what is granted below, and row level security applies to it like to any role.\n\
+         create role {role} nologin noinherit;\n\
+         -- PostgREST connects as `authenticator` and switches to the token's role.\n\
+         grant {role} to authenticator;\n\
+         grant usage on schema \"public\" to {role};\n",
+        name = args.name
+    );
+    for g in &args.grant {
+        sql.push_str(&grant_sql(g, &role)?);
+        sql.push('\n');
+    }
+    sql.push_str(&format!(
+        "-- Tables with row level security need a policy for this role too, e.g.:\n\
+         --   create policy \"{name} reads\" on public.t for select to {role} using (true);\n",
+        name = args.name
+    ));
+    match args.out {
+        None => print!("{sql}"),
+        Some(out) => {
+            let path = if out.is_dir() {
+                let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+                    .to_string()
+                    .chars()
+                    .filter(char::is_ascii_digit)
+                    .collect::<String>();
+                out.join(format!("{stamp}_aalgate_role_{}.sql", args.name))
+            } else {
+                out
+            };
+            std::fs::write(&path, &sql).map_err(|e| format!("{}: {e}", path.display()))?;
+            eprintln!("aalgate: wrote {}", path.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
