@@ -85,7 +85,15 @@ export function bind(runtime) {
     async check(request, { pathPrefix } = {}) {
       if (!isRequest(request)) throw new TypeError("aalgate: check(request) needs a Request");
       const prefix = pathPrefix === undefined ? this.#pathPrefix : checkPathPrefix(pathPrefix);
-      const decision = await this.#inner.check(request, prefix);
+      const url = new URL(request.url);
+      const headers = [];
+      for (const [name, value] of request.headers) headers.push(name, value);
+      // A string when no I/O was needed (the cached case), else a promise of one.
+      const answer = this.#inner.check(request.method, (prefix ?? "") + url.pathname, url.search.slice(1), headers);
+      const decision = JSON.parse(typeof answer === "string" ? answer : await answer);
+      const refusal = decision.refusal;
+      delete decision.refusal;
+      if (refusal) decision.response = new Response(refusal.body, { status: decision.status, headers: refusal.headers });
       if (decision.allowed) {
         let judged;
         Object.defineProperty(decision, "request", {

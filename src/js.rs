@@ -6,7 +6,7 @@
 //! WebCrypto, the clock from `Date.now()` (all in [`crate::wasm`], shared with the Cloudflare Worker).
 
 use crate::gate::forwarding::{forwardable_headers, judged_headers, query_api_keys};
-use crate::gate::{Decision, Gate, Identity, Request as GateRequest, Verdict};
+use crate::gate::{Decision, Gate, Identity, Outcome, Request as GateRequest, Verdict};
 use crate::wasm::http::{self, Inbound};
 use crate::wasm::{driver, setup};
 use serde::Serialize;
@@ -44,7 +44,15 @@ struct DecisionOut<'a> {
     /// `Host`, no client-address or inbound `x-aalgate-*` headers) then the identity headers.
     forward_headers: Vec<(&'a str, &'a str)>,
     would_reject: Option<Refusal<'a>>,
+    /// The refusal's headers and body, for the shim to build the `Response`.
+    refusal: Option<RefusalOut<'a>>,
     log: String,
+}
+
+#[derive(Serialize)]
+struct RefusalOut<'a> {
+    headers: &'a [(String, String)],
+    body: String,
 }
 
 #[derive(Serialize)]
@@ -99,8 +107,9 @@ async fn decide(state: &State, parsed: &Parsed) -> Verdict {
     driver::decide(&state.gate, &req).await
 }
 
-fn describe(verdict: &Verdict, parsed: &Parsed) -> Result<JsValue, JsValue> {
-    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+/// The decision as JSON text: one string across the boundary, parsed by the shim (cheaper than
+/// building the object member by member from wasm).
+fn describe(verdict: &Verdict, forwarded: &[(String, String)]) -> String {
     let log = verdict.log_line(None);
     let out = match &verdict.decision {
         Decision::Reject(r) => DecisionOut {
@@ -112,6 +121,10 @@ fn describe(verdict: &Verdict, parsed: &Parsed) -> Result<JsValue, JsValue> {
             claims: None,
             forward_headers: Vec::new(),
             would_reject: None,
+            refusal: Some(RefusalOut {
+                headers: &r.headers,
+                body: r.body.to_string(),
+            }),
             log,
         },
         Decision::Forward(f) => DecisionOut {
@@ -128,8 +141,7 @@ fn describe(verdict: &Verdict, parsed: &Parsed) -> Result<JsValue, JsValue> {
                 Identity::User(t) => Some(t.claims().all()),
                 _ => None,
             },
-            forward_headers: parsed
-                .headers
+            forward_headers: forwarded
                 .iter()
                 .chain(&f.add_headers)
                 .map(|(n, v)| (n.as_str(), v.as_str()))
@@ -138,14 +150,21 @@ fn describe(verdict: &Verdict, parsed: &Parsed) -> Result<JsValue, JsValue> {
                 status: r.status,
                 code: r.code,
             }),
+            refusal: None,
             log,
         },
     };
-    let value = out.serialize(&serializer)?;
-    if let Decision::Reject(r) = &verdict.decision {
-        js_sys::Reflect::set(&value, &"response".into(), http::refusal(r)?.as_ref())?;
+    serde_json::to_string(&out).expect("a decision serialises")
+}
+
+/// Headers as the shim passes them: `[name, value, name, value, …]`.
+fn pairs(flat: Vec<String>) -> Vec<(String, String)> {
+    let mut it = flat.into_iter();
+    let mut out = Vec::new();
+    while let (Some(n), Some(v)) = (it.next(), it.next()) {
+        out.push((n, v));
     }
-    Ok(value)
+    out
 }
 
 #[wasm_bindgen(js_class = Gate)]
@@ -211,17 +230,47 @@ impl JsGate {
         self.state.warnings.clone()
     }
 
-    /// Decides `request` without forwarding it. Resolves to `{ allowed, status, code, identity, claims,
-    /// forwardHeaders, wouldReject, log, response? }`; `response` (a refusal) is set when `allowed` is
-    /// false. `pathPrefix` is prepended to the URL's path before routing (an Edge Function sees
-    /// `/<name>/…`; pass `/functions/v1` so the project's route rules apply).
-    pub fn check(&self, request: web_sys::Request, path_prefix: Option<String>) -> js_sys::Promise {
+    /// Decides a request without forwarding it, from its parts as the shim read them: method, path
+    /// (after any prefix), query (without `?`), and headers as `[name, value, …]`. Returns the decision
+    /// as JSON text at once when no I/O is needed (the common, cached case), else a promise of it.
+    pub fn check(
+        &self,
+        method: String,
+        path: String,
+        query: String,
+        headers: Vec<String>,
+    ) -> JsValue {
+        let forwarded = forwardable_headers(pairs(headers));
+        let query_keys = query_api_keys(Some(&query));
+        let first = {
+            let refs = judged_headers(&forwarded, &query_keys);
+            let req = GateRequest {
+                method: &method,
+                path: &path,
+                headers: &refs,
+            };
+            let outcome = self
+                .state
+                .gate
+                .borrow_mut()
+                .decide(&req, crate::wasm::now());
+            match outcome {
+                Outcome::Done(verdict) => return describe(&verdict, &forwarded).into(),
+                other => other,
+            }
+        };
         let state = Rc::clone(&self.state);
         future_to_promise(async move {
-            let parsed = parse(&request, path_prefix.as_deref())?;
-            let verdict = decide(&state, &parsed).await;
-            describe(&verdict, &parsed)
+            let refs = judged_headers(&forwarded, &query_keys);
+            let req = GateRequest {
+                method: &method,
+                path: &path,
+                headers: &refs,
+            };
+            let verdict = driver::resolve(&state.gate, &req, first).await;
+            Ok(describe(&verdict, &forwarded).into())
         })
+        .into()
     }
 
     /// Decides `request` and, when it is allowed, forwards it to the project (or `upstream`) with the

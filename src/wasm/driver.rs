@@ -34,6 +34,13 @@ async fn sleep(ms: u32) {
 
 /// Decides `req`. `gate` is borrowed only between awaits, never across one.
 pub async fn decide(gate: &RefCell<Gate>, req: &Request<'_>) -> Verdict {
+    let first = gate.borrow_mut().decide(req, now());
+    resolve(gate, req, first).await
+}
+
+/// Finishes a decision whose first step `first` the caller already took (front doors that answer
+/// without a promise when no I/O is needed).
+pub async fn resolve(gate: &RefCell<Gate>, req: &Request<'_>, first: Outcome) -> Verdict {
     let timeout_ms = gate.borrow().config().jwks_timing.timeout_ms;
     // Waiting for another request's lookup ends when it answers or its in-flight mark expires (then
     // this request asks itself); the budget only guards against a gate that keeps saying "wait".
@@ -45,9 +52,9 @@ pub async fn decide(gate: &RefCell<Gate>, req: &Request<'_>) -> Verdict {
         .saturating_add(3000);
     let mut rounds = 0;
     let mut gave_up = Code::JwksUnavailable;
-    while rounds < MAX_ROUNDS {
+    let mut outcome = first;
+    loop {
         let now = now();
-        let outcome = gate.borrow_mut().decide(req, now);
         match outcome {
             Outcome::Done(verdict) => return verdict,
             Outcome::FetchKeys(urls) => {
@@ -94,7 +101,9 @@ pub async fn decide(gate: &RefCell<Gate>, req: &Request<'_>) -> Verdict {
                 }
                 wait_budget_ms -= ms;
                 sleep(ms).await;
-                continue; // waiting is not an I/O round of this request
+                // Waiting is not an I/O round of this request.
+                outcome = gate.borrow_mut().decide(req, super::now());
+                continue;
             }
             Outcome::VerifySignature(job) => {
                 let valid = webcrypto::verify(
@@ -108,6 +117,10 @@ pub async fn decide(gate: &RefCell<Gate>, req: &Request<'_>) -> Verdict {
             }
         }
         rounds += 1;
+        if rounds >= MAX_ROUNDS {
+            break;
+        }
+        outcome = gate.borrow_mut().decide(req, super::now());
     }
     // Unreachable while the key store honours its cooldown and lookups their deadlines; fail closed
     // if it ever is not.

@@ -14,11 +14,39 @@ use web_sys::{CryptoKey, SubtleCrypto};
 
 thread_local! {
     static IMPORTED: RefCell<HashMap<[u8; 32], CryptoKey>> = RefCell::new(HashMap::new());
+    // Looked up and built once per isolate: every fresh token's check would otherwise pay for them.
+    static SUBTLE: RefCell<Option<SubtleCrypto>> = const { RefCell::new(None) };
+    static VERIFY_PARAMS: RefCell<Option<(Object, Object)>> = const { RefCell::new(None) };
 }
 
 fn subtle() -> Result<SubtleCrypto, JsValue> {
+    if let Some(s) = SUBTLE.with(|c| c.borrow().clone()) {
+        return Ok(s);
+    }
     let crypto = Reflect::get(&js_sys::global(), &"crypto".into())?;
-    Reflect::get(&crypto, &"subtle".into())?.dyn_into()
+    let s: SubtleCrypto = Reflect::get(&crypto, &"subtle".into())?.dyn_into()?;
+    SUBTLE.with(|c| *c.borrow_mut() = Some(s.clone()));
+    Ok(s)
+}
+
+/// The `verify` algorithm parameters (ECDSA with SHA-256, RSASSA-PKCS1-v1_5), built once.
+fn verify_params(key: &VerifyingKey) -> Result<Object, JsValue> {
+    let (ec, rsa) = match VERIFY_PARAMS.with(|c| c.borrow().clone()) {
+        Some(p) => p,
+        None => {
+            let p = (
+                object(&[("name", "ECDSA".into()), ("hash", "SHA-256".into())])?,
+                object(&[("name", "RSASSA-PKCS1-v1_5".into())])?,
+            );
+            VERIFY_PARAMS.with(|c| *c.borrow_mut() = Some(p.clone()));
+            p
+        }
+    };
+    match key {
+        VerifyingKey::Es256(_) => Ok(ec),
+        VerifyingKey::Rs256(_) => Ok(rsa),
+        VerifyingKey::Hs256(_) => Err("HS256 is verified natively".into()),
+    }
 }
 
 fn object(members: &[(&str, JsValue)]) -> Result<Object, JsValue> {
@@ -29,8 +57,8 @@ fn object(members: &[(&str, JsValue)]) -> Result<Object, JsValue> {
     Ok(o)
 }
 
-/// The WebCrypto import and verify parameters for a key.
-fn params(key: &VerifyingKey) -> Result<(Object, Object, Object), JsValue> {
+/// The WebCrypto import parameters for a key: its JWK and the import algorithm.
+fn params(key: &VerifyingKey) -> Result<(Object, Object), JsValue> {
     match key {
         VerifyingKey::Es256(k) => {
             let (x, y) = k.coordinates();
@@ -41,8 +69,7 @@ fn params(key: &VerifyingKey) -> Result<(Object, Object, Object), JsValue> {
                 ("y", b64::encode(&y).into()),
             ])?;
             let import = object(&[("name", "ECDSA".into()), ("namedCurve", "P-256".into())])?;
-            let verify = object(&[("name", "ECDSA".into()), ("hash", "SHA-256".into())])?;
-            Ok((jwk, import, verify))
+            Ok((jwk, import))
         }
         VerifyingKey::Rs256(k) => {
             let jwk = object(&[
@@ -54,8 +81,7 @@ fn params(key: &VerifyingKey) -> Result<(Object, Object, Object), JsValue> {
                 ("name", "RSASSA-PKCS1-v1_5".into()),
                 ("hash", "SHA-256".into()),
             ])?;
-            let verify = object(&[("name", "RSASSA-PKCS1-v1_5".into())])?;
-            Ok((jwk, import, verify))
+            Ok((jwk, import))
         }
         VerifyingKey::Hs256(_) => Err("HS256 is verified natively".into()),
     }
@@ -65,7 +91,7 @@ async fn imported(key: &VerifyingKey, fingerprint: &[u8; 32]) -> Result<CryptoKe
     if let Some(k) = IMPORTED.with(|m| m.borrow().get(fingerprint).cloned()) {
         return Ok(k);
     }
-    let (jwk, import, _) = params(key)?;
+    let (jwk, import) = params(key)?;
     let usages = Array::of1(&"verify".into());
     let promise = subtle()?.import_key_with_object("jwk", &jwk, &import, false, &usages)?;
     let k: CryptoKey = JsFuture::from(promise).await?.dyn_into()?;
@@ -95,7 +121,7 @@ pub async fn verify(
         signature: &[u8],
     ) -> Result<bool, JsValue> {
         let crypto_key = imported(key, fingerprint).await?;
-        let (_, _, algorithm) = params(key)?;
+        let algorithm = verify_params(key)?;
         let promise = subtle()?.verify_with_object_and_u8_array_and_u8_array(
             &algorithm,
             &crypto_key,
