@@ -93,7 +93,10 @@ export function bind(runtime) {
       const decision = JSON.parse(typeof answer === "string" ? answer : await answer);
       const refusal = decision.refusal;
       delete decision.refusal;
-      if (refusal) decision.response = new Response(refusal.body, { status: decision.status, headers: refusal.headers });
+      if (refusal) {
+        const body = decision.status === 204 ? null : refusal.body;
+        decision.response = new Response(body, { status: decision.status, headers: refusal.headers });
+      }
       if (decision.allowed) {
         let judged;
         Object.defineProperty(decision, "request", {

@@ -214,7 +214,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let verdict = driver::decide(&state.gate, &gate_req).await;
     log(&verdict, started);
     match &verdict.decision {
-        Decision::Reject(r) => respond(r),
+        Decision::Reject(r) | Decision::Answer(r) => respond(r),
         Decision::Forward(f) => proxy(&state, &req, &url, &headers, f).await,
     }
 }

@@ -78,13 +78,15 @@ pub enum Code {
     TokenRejected,
     /// The route needs Auth's answer about the user and there is no `apikey` to ask with.
     ApikeyRequired,
+    /// The gate's own endpoint does not take this method.
+    MethodNotAllowed,
     /// The request path is ambiguous (dot segments, encoded slashes) and cannot be routed safely.
     PathInvalid,
 }
 
 impl Code {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [Code; 32] = [
+    pub const ALL: [Code; 33] = [
         Code::TokenMalformed,
         Code::TokenTooLarge,
         Code::AlgNotAllowed,
@@ -116,6 +118,7 @@ impl Code {
         Code::EnrollmentUnavailable,
         Code::TokenRejected,
         Code::ApikeyRequired,
+        Code::MethodNotAllowed,
         Code::PathInvalid,
     ];
 
@@ -153,6 +156,7 @@ impl Code {
             Code::EnrollmentUnavailable => "enrollment_unavailable",
             Code::TokenRejected => "token_rejected",
             Code::ApikeyRequired => "apikey_required",
+            Code::MethodNotAllowed => "method_not_allowed",
             Code::PathInvalid => "path_invalid",
         }
     }

@@ -112,10 +112,11 @@ async fn decide(state: &State, parsed: &Parsed) -> Verdict {
 fn describe(verdict: &Verdict, forwarded: &[(String, String)]) -> String {
     let log = verdict.log_line(None);
     let out = match &verdict.decision {
-        Decision::Reject(r) => DecisionOut {
+        // The exchange endpoint's answers: not allowed through, answered (the token, or its refusal).
+        Decision::Reject(r) | Decision::Answer(r) => DecisionOut {
             allowed: false,
             status: r.status,
-            code: Some(r.code),
+            code: (r.status >= 400).then_some(r.code),
             identity: "anonymous",
             preflight: false,
             claims: None,
@@ -292,7 +293,7 @@ impl JsGate {
             let verdict = decide(&state, &parsed).await;
             let log = JsValue::from(verdict.log_line(None));
             let response = match &verdict.decision {
-                Decision::Reject(r) => http::refusal(r)?,
+                Decision::Reject(r) | Decision::Answer(r) => http::refusal(r)?,
                 Decision::Forward(_)
                     if !websockets
                         && parsed.headers.iter().any(|(n, v)| {

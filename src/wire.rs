@@ -52,6 +52,7 @@ fn shape(code: Code) -> (u16, Challenge) {
         Code::KeyInvalid => (500, None),
         Code::TokenMissing | Code::ApikeyRequired => (401, Bare),
         Code::CredentialsConflict | Code::PathInvalid => (400, Bearer("invalid_request")),
+        Code::MethodNotAllowed => (405, None),
         Code::Aal2Required | Code::MfaRecencyRequired => (401, StepUp),
         Code::ServiceKeyForbidden
         | Code::RoleForbidden
@@ -133,6 +134,7 @@ fn public_message(code: Code) -> &'static str {
         }
         Code::TokenRejected => "Supabase Auth did not accept the access token.",
         Code::ApikeyRequired => "This request needs the project's API key in the apikey header.",
+        Code::MethodNotAllowed => "This endpoint takes POST.",
         Code::TokenMissing => "This endpoint requires a signed-in user.",
         Code::CredentialsConflict => "The request carries conflicting credentials.",
         Code::CredentialsUnsupported => "The Authorization header must use the Bearer scheme.",
@@ -238,6 +240,50 @@ pub fn config_error(error: &crate::gate::config::ConfigError) -> Rejection {
     }
 }
 
+/// The token exchange's answer: `{"access_token","token_type","expires_in","expires_at"}`, never cached.
+pub fn exchange_token(body: &Value, cors_allow_origin: &str) -> Rejection {
+    Rejection {
+        status: 200,
+        code: "token_issued",
+        headers: vec![
+            (
+                "content-type".to_owned(),
+                "application/json; charset=utf-8".to_owned(),
+            ),
+            ("cache-control".to_owned(), "no-store".to_owned()),
+            (
+                "access-control-allow-origin".to_owned(),
+                cors_allow_origin.to_owned(),
+            ),
+        ],
+        body: body.clone(),
+    }
+}
+
+/// The token exchange's answer to a CORS preflight (browsers call it before the `POST`).
+pub fn exchange_preflight(cors_allow_origin: &str) -> Rejection {
+    Rejection {
+        status: 204,
+        code: "preflight",
+        headers: vec![
+            (
+                "access-control-allow-origin".to_owned(),
+                cors_allow_origin.to_owned(),
+            ),
+            (
+                "access-control-allow-methods".to_owned(),
+                "POST, OPTIONS".to_owned(),
+            ),
+            (
+                "access-control-allow-headers".to_owned(),
+                "authorization, content-type, x-client-info, apikey".to_owned(),
+            ),
+            ("access-control-max-age".to_owned(), "86400".to_owned()),
+        ],
+        body: Value::Null,
+    }
+}
+
 /// The answer of a front door whose runtime cannot proxy WebSocket upgrades (Node's and Deno's
 /// `fetch`): 501, rather than a misleading 502 or a silently dropped `Upgrade`.
 pub fn upgrade_unsupported() -> Rejection {
@@ -297,7 +343,7 @@ mod tests {
             assert_eq!(r.code, code.as_str());
             assert_eq!(r.body["code"], code.as_str());
             assert!(r.body["message"].as_str().is_some_and(|m| !m.is_empty()));
-            assert!(matches!(r.status, 400 | 401 | 403 | 500 | 503));
+            assert!(matches!(r.status, 400 | 401 | 403 | 405 | 500 | 503));
             assert_eq!(
                 r.header("www-authenticate").is_some(),
                 matches!(r.status, 400 | 401 | 403)

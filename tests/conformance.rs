@@ -47,6 +47,16 @@ pub fn mint_tokens(fx: &Value) -> HashMap<String, String> {
             b64::encode(header.to_string().as_bytes()),
             b64::encode(claims.to_string().as_bytes())
         );
+        // RSA keys (the stand-in IdP's) sign through the crate's own signer, default header only.
+        if fx["keys"][key_name]["kty"] == "RSA" {
+            assert!(
+                spec.get("header").is_none(),
+                "{name}: RSA fixture tokens use the default header"
+            );
+            let key = aalgate::signing::SigningKey::from_jwk(&fx["keys"][key_name]).unwrap();
+            out.insert(name.clone(), key.sign(&claims));
+            continue;
+        }
         let sig = if spec["unsigned"] == true {
             Vec::new()
         } else if key_name == "hs256" {
@@ -91,9 +101,17 @@ fn gate_for(fx: &Value, config: &Value, external: bool) -> Gate {
         .hs256_secret_env
         .as_ref()
         .map(|env| fx["secret_env"][env].as_str().unwrap().as_bytes().to_vec());
+    let exchange_signing_key = cfg.exchange.as_ref().map(|x| {
+        fx["secret_env"][&x.signing_key_env]
+            .as_str()
+            .expect("the fixture provides the exchange signing key")
+            .as_bytes()
+            .to_vec()
+    });
     let resources = Resources {
         hs256_secret: secret,
         jwks_files: vec![],
+        exchange_signing_key,
     };
     if external {
         Gate::with_external_signatures(cfg, resources).unwrap().0
@@ -206,7 +224,7 @@ fn run_table(external: bool) {
             ));
         }
         // No refusal ever echoes token content.
-        if let Decision::Reject(r) = &verdict.decision {
+        if let Decision::Reject(r) | Decision::Answer(r) = &verdict.decision {
             let wire = format!("{} {:?}", r.body, r.headers);
             for (_, v) in &headers {
                 for part in v.split(['.', ' ']).filter(|p| p.len() >= 16) {
@@ -287,6 +305,19 @@ fn observe(decision: &Decision, headers: &[(&str, &str)]) -> Value {
                 .filter(|n| aalgate::gate::Forward::strips(n))
                 .collect();
             m.insert("stripped".into(), json!(stripped));
+        }
+        Decision::Answer(r) => {
+            m.insert("decision".into(), json!("answer"));
+            m.insert("status".into(), json!(r.status));
+            m.insert("code".into(), json!(r.code));
+            m.insert(
+                "access_token".into(),
+                json!(r.body["access_token"].is_string()),
+            );
+            m.insert(
+                "www_authenticate".into(),
+                json!(r.header("www-authenticate")),
+            );
         }
         Decision::Reject(r) => {
             m.insert("decision".into(), json!("reject"));

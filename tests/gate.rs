@@ -133,7 +133,7 @@ fn config_problems_in_key_material_are_load_time_errors() {
     );
     let short = Resources {
         hs256_secret: Some(b"short".to_vec()),
-        jwks_files: vec![],
+        ..Resources::default()
     };
     assert!(Gate::new(cfg, short).err().unwrap().problem.contains("32"));
 }
@@ -194,7 +194,7 @@ fn done(o: Outcome) -> Verdict {
 fn code(v: &Verdict) -> &'static str {
     match &v.decision {
         Decision::Forward(_) => "forward",
-        Decision::Reject(r) => r.code,
+        Decision::Reject(r) | Decision::Answer(r) => r.code,
     }
 }
 

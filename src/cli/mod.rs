@@ -360,6 +360,14 @@ fn load_gate(path: &Path) -> Result<(Gate, Vec<String>), String> {
             .unwrap_or(&bytes);
         resources.hs256_secret = Some(trimmed.to_vec());
     }
+    if let Some(x) = &config.exchange {
+        resources.exchange_signing_key = match &x.signing_key_file {
+            Some(file) => Some(read_file(&base.join(file))?),
+            None => std::env::var(&x.signing_key_env)
+                .ok()
+                .map(String::into_bytes),
+        };
+    }
     Gate::new(config, resources).map_err(|e| format!("{}: {e}", path.display()))
 }
 
@@ -464,8 +472,7 @@ fn run_explain(args: ExplainArgs) -> Result<ExitCode, String> {
                 }
                 let body = read_file(file)?;
                 for (url, _) in &urls {
-                    gate.keys_mut()
-                        .fetched(url, &body, None, now)
+                    gate.jwks_fetched(url, &body, None, now)
                         .map_err(|e| format!("{}: {}", file.display(), e.context()))?;
                 }
                 fetched = true;
@@ -473,8 +480,12 @@ fn run_explain(args: ExplainArgs) -> Result<ExitCode, String> {
         }
     };
     let (decision, status, code, out_headers, body, extra) = match &verdict.decision {
-        Decision::Reject(r) => (
-            "reject",
+        Decision::Reject(r) | Decision::Answer(r) => (
+            if matches!(verdict.decision, Decision::Answer(_)) {
+                "answer"
+            } else {
+                "reject"
+            },
             json!(r.status),
             json!(r.code),
             r.headers
@@ -508,8 +519,12 @@ fn run_explain(args: ExplainArgs) -> Result<ExitCode, String> {
             println!("  {}. {step}", i + 1);
         }
         match &verdict.decision {
-            Decision::Reject(r) => {
-                println!("decision: reject — the upstream is never called");
+            Decision::Reject(r) | Decision::Answer(r) => {
+                if matches!(verdict.decision, Decision::Answer(_)) {
+                    println!("decision: answered by the gate's own endpoint");
+                } else {
+                    println!("decision: reject — the upstream is never called");
+                }
                 println!("response: HTTP {}", r.status);
                 for (n, v) in &r.headers {
                     println!("  {n}: {v}");
@@ -532,6 +547,7 @@ fn run_explain(args: ExplainArgs) -> Result<ExitCode, String> {
     }
     Ok(match verdict.decision {
         Decision::Forward(_) => ExitCode::SUCCESS,
-        Decision::Reject(_) => ExitCode::from(1),
+        Decision::Answer(r) if r.status < 400 => ExitCode::SUCCESS,
+        Decision::Reject(_) | Decision::Answer(_) => ExitCode::from(1),
     })
 }

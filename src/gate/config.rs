@@ -141,6 +141,8 @@ pub struct ConfigDoc {
     routes: Vec<RouteDoc>,
     #[serde(default)]
     service_roles: Vec<ServiceRoleDoc>,
+    #[serde(default)]
+    exchange: super::exchange::ExchangeDoc,
 }
 
 #[derive(Debug, Deserialize)]
@@ -517,6 +519,8 @@ pub struct GateConfig {
     pub enrollment: EnrollmentConfig,
     /// Backend services' own roles and their scopes.
     pub service_roles: Vec<ServiceRole>,
+    /// The token exchange endpoint, when identity providers are configured.
+    pub exchange: Option<super::exchange::ExchangeConfig>,
     /// Largest `exp − iat` of tokens that are not service-role tokens (`tokens.max_lifetime`); the
     /// validation's cap is the largest of this and every service role's, and the policy applies each.
     pub user_max_lifetime: u64,
@@ -817,6 +821,7 @@ impl GateConfig {
         // The validation lets the longest lifetime through; the policy holds each token to its own.
         let user_max_lifetime = validation.max_lifetime.unwrap_or(u64::MAX);
         let service_roles = service_roles(doc.service_roles, user_max_lifetime)?;
+        let exchange = super::exchange::parse(doc.exchange, &supabase_issuer)?;
         if let Some(longest) = service_roles.iter().map(|s| s.max_lifetime).max() {
             validation.max_lifetime = Some(longest.max(user_max_lifetime));
         }
@@ -871,6 +876,7 @@ impl GateConfig {
             enrollment,
             service_roles,
             user_max_lifetime,
+            exchange,
             cors_allow_origin,
             identity_headers: doc.forward.identity_headers,
             log_user_id: doc.log.user_id,

@@ -117,6 +117,13 @@ impl KeyStore {
         out
     }
 
+    /// Whether `url` is one of the JWKS URLs this store fetches.
+    pub fn fetches(&self, url: &str) -> bool {
+        self.issuers
+            .iter()
+            .any(|i| i.remote.as_ref().is_some_and(|r| r.url == url))
+    }
+
     /// Records a fetched JWKS. `max_age` is the response's `Cache-Control: max-age`, if any. A document
     /// that is not a JWKS counts as a failure. Returns the keys that were skipped, for logging.
     pub fn fetched(

@@ -13,6 +13,7 @@ pub mod cache;
 pub mod config;
 pub mod credentials;
 pub mod enrollment;
+pub mod exchange;
 pub mod forwarding;
 pub mod keystore;
 pub mod policy;
@@ -30,6 +31,7 @@ use credentials::Credentials;
 use enrollment::{
     EnrollmentJob, EnrollmentStore, Fact, FactSource, LookupCredentials, LookupFailure,
 };
+use exchange::ExchangeState;
 use keystore::{FetchReason, KeyStore};
 use route::RouteRule;
 use serde_json::{json, Value};
@@ -113,6 +115,9 @@ pub enum Decision {
     Forward(Forward),
     /// Answer it with this refusal; the upstream never sees it.
     Reject(Rejection),
+    /// The gate's own endpoint answers (the token exchange: a token, a preflight, or its refusal, which
+    /// `report_only` does not turn into a forward: there is nothing upstream to forward to).
+    Answer(Rejection),
 }
 
 /// One decision and its log record.
@@ -202,6 +207,8 @@ pub struct Resources {
     pub hs256_secret: Option<Vec<u8>>,
     /// Contents of `jwks_file` per issuer, in [`GateConfig::issuers`] order (`None` where there is none).
     pub jwks_files: Vec<Option<Vec<u8>>>,
+    /// The token exchange's private signing key: a JWK, or a signing-keys file (its `sign` key).
+    pub exchange_signing_key: Option<Vec<u8>>,
 }
 
 /// The gate. Build once (per isolate), call [`Gate::decide`] per request.
@@ -213,6 +220,7 @@ pub struct Gate {
     provider: Option<Box<dyn SignatureProvider>>,
     concluded: HashMap<TokenDigest, Result<VerifiedToken>>,
     enrollment: EnrollmentStore,
+    exchange: Option<ExchangeState>,
     memo: credentials::ClassificationMemo,
     trace: bool,
 }
@@ -340,6 +348,11 @@ impl Gate {
             local.push(set);
         }
         let keys = KeyStore::new(&config.issuers, local, config.jwks_timing);
+        let exchange = config
+            .exchange
+            .as_ref()
+            .map(|x| ExchangeState::new(x, &resources, config.jwks_timing, &mut warnings))
+            .transpose()?;
         let cache = TokenCache::new(config.cache_max_entries, config.cache_max_bytes);
         Ok((
             Gate {
@@ -349,6 +362,7 @@ impl Gate {
                 provider,
                 concluded: HashMap::new(),
                 enrollment: EnrollmentStore::default(),
+                exchange,
                 memo: credentials::ClassificationMemo::default(),
                 trace: false,
             },
@@ -427,6 +441,16 @@ impl Gate {
             Step::Verify(job) => Outcome::VerifySignature(*job),
             Step::Lookup(job) => Outcome::LookupEnrollment(job),
             Step::Wait(ms) => Outcome::Wait(ms),
+            Step::Answer(answer) => {
+                run.log.decision = "answer";
+                run.log.code = Some(answer.code);
+                run.step(|| format!("answer: {} {}", answer.status, answer.code));
+                Outcome::Done(Verdict {
+                    decision: Decision::Answer(answer),
+                    log: run.log,
+                    steps: run.steps.unwrap_or_default(),
+                })
+            }
             Step::Forward(identity) => Outcome::Done(self.forward(identity, None, run)),
             Step::Reject(error) => {
                 let rejection = reject_with_cors(&error, &self.config.cors_allow_origin);
@@ -519,6 +543,13 @@ impl Gate {
                 return Step::Reject(Error::new(Code::PathInvalid, why));
             }
         };
+        // 0. The gate's own token exchange endpoint.
+        if let Some(path_is_exchange) = self.config.exchange.as_ref().map(|x| x.path == path) {
+            if path_is_exchange {
+                run.log.route = "exchange".into();
+                return self.exchange_step(req, &method, now, run);
+            }
+        }
         // 1. CORS preflight is never blocked. Browsers send it without credentials; an OPTIONS request
         // that carries some is not a preflight and goes through the checks like any other request.
         let has_credentials = ["authorization", "apikey", "x-amz-security-token"]
@@ -641,8 +672,10 @@ impl Gate {
 
         // 9. The enrollment fact, when the route needs it (may take an Auth lookup first).
         let enrolled = if policy::needs_enrollment(&rule, verified.claims()) {
+            // Tokens the exchange minted are for users Supabase Auth does not know: their claim decides.
+            let minted = self.exchange.as_ref().is_some_and(|x| x.minted(&verified));
             let from_project =
-                verified.claims().iss.as_deref() == Some(self.config.supabase_issuer());
+                !minted && verified.claims().iss.as_deref() == Some(self.config.supabase_issuer());
             let creds = LookupCredentials {
                 token,
                 digest,
@@ -776,7 +809,11 @@ impl Gate {
                             })
                         }
                         (None, _) => {
-                            return Err(Step::Verify(Box::new(SignatureJob { digest, pending })))
+                            return Err(Step::Verify(Box::new(SignatureJob {
+                                digest,
+                                pending,
+                                provider: None,
+                            })))
                         }
                     },
                     Err(e) => Err(e),
@@ -799,6 +836,29 @@ impl Gate {
                 Err(Step::Reject(e))
             }
             Err(e) => Err(Step::Reject(e)),
+        }
+    }
+
+    /// Records a JWKS fetched for an [`Outcome::FetchKeys`] URL, in whichever key store asked for it
+    /// (the project's issuers, or an exchange provider's).
+    pub fn jwks_fetched(
+        &mut self,
+        url: &str,
+        body: &[u8],
+        max_age: Option<u64>,
+        now: u64,
+    ) -> Result<Vec<crate::keys::SkippedKey>> {
+        match self.exchange.as_mut().and_then(|x| x.store_for(url)) {
+            Some(store) => store.fetched(url, body, max_age, now),
+            None => self.keys.fetched(url, body, max_age, now),
+        }
+    }
+
+    /// Records a failed fetch of an [`Outcome::FetchKeys`] URL.
+    pub fn jwks_fetch_failed(&mut self, url: &str, now: u64) {
+        match self.exchange.as_mut().and_then(|x| x.store_for(url)) {
+            Some(store) => store.fetch_failed(url, now),
+            None => self.keys.fetch_failed(url, now),
         }
     }
 
@@ -828,6 +888,23 @@ impl Gate {
     /// `valid` must be the verdict of a real signature check of `job.message()` / `job.signature()`
     /// under `job.key()`: the gate trusts it.
     pub fn signature_checked(&mut self, job: SignatureJob, valid: bool, now: u64) {
+        if let Some(i) = job.provider {
+            if let Some(x) = &mut self.exchange {
+                let validation = &self
+                    .config
+                    .exchange
+                    .as_ref()
+                    .expect("exchange state implies config")
+                    .providers[i]
+                    .validation;
+                let result = job
+                    .pending
+                    .conclude(valid)
+                    .and_then(|signed| validate_claims(signed, validation, now));
+                x.concluded(job.digest, result);
+            }
+            return;
+        }
         let result = job
             .pending
             .conclude(valid)
@@ -845,6 +922,8 @@ impl Gate {
 pub struct SignatureJob {
     digest: TokenDigest,
     pending: PendingSignature,
+    /// The exchange provider whose token this is (`None`: a token for the project's routes).
+    provider: Option<usize>,
 }
 
 impl SignatureJob {
@@ -898,6 +977,7 @@ enum Step {
     Verify(Box<SignatureJob>),
     Lookup(EnrollmentJob),
     Wait(u32),
+    Answer(Rejection),
 }
 
 #[cfg(test)]
@@ -923,7 +1003,7 @@ mod tests {
                 f.would_reject.as_ref().map(|r| r.code),
                 Some("enrollment_unavailable")
             ),
-            Decision::Reject(_) => panic!("report_only must forward"),
+            Decision::Reject(_) | Decision::Answer(_) => panic!("report_only must forward"),
         }
     }
 }

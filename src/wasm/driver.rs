@@ -61,17 +61,14 @@ pub async fn resolve(gate: &RefCell<Gate>, req: &Request<'_>, first: Outcome) ->
                 for (url, _) in urls {
                     match fetch::fetch_jwks(&url, timeout_ms).await {
                         Ok((body, max_age)) => {
-                            let result = gate
-                                .borrow_mut()
-                                .keys_mut()
-                                .fetched(&url, &body, max_age, now);
+                            let result = gate.borrow_mut().jwks_fetched(&url, &body, max_age, now);
                             if let Err(e) = result {
                                 log_event("jwks_unusable", &url, e.context());
                             }
                         }
                         Err(e) => {
                             log_event("jwks_fetch_failed", &url, &format!("{e:?}"));
-                            gate.borrow_mut().keys_mut().fetch_failed(&url, now);
+                            gate.borrow_mut().jwks_fetch_failed(&url, now);
                         }
                     }
                 }

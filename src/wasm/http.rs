@@ -22,7 +22,9 @@ pub fn refusal(r: &Rejection) -> Result<web_sys::Response, JsValue> {
     let init = web_sys::ResponseInit::new();
     init.set_status(r.status);
     init.set_headers(&headers);
-    web_sys::Response::new_with_opt_str_and_init(Some(&r.body.to_string()), &init)
+    // A 204 (the exchange's preflight answer) must not have a body.
+    let body = (r.status != 204 && !r.body.is_null()).then(|| r.body.to_string());
+    web_sys::Response::new_with_opt_str_and_init(body.as_deref(), &init)
 }
 
 /// Where the client sent the request, as the front door's URL parser saw it.

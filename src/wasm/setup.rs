@@ -69,10 +69,20 @@ pub fn load(
         .hs256_secret_env
         .clone()
         .unwrap_or_else(|| "SUPABASE_JWT_SECRET".into());
-    let resources = Resources {
+    let mut resources = Resources {
         hs256_secret: setting(&secret_name).map(String::into_bytes),
         jwks_files: Vec::new(),
+        exchange_signing_key: None,
     };
+    if let Some(x) = &config.exchange {
+        if x.signing_key_file.is_some() {
+            return Err(ConfigError::new(
+                "exchange.signing_key_file",
+                "files are not read by the wasm front doors; put the private JWK in a secret (exchange.signing_key_env)",
+            ));
+        }
+        resources.exchange_signing_key = setting(&x.signing_key_env).map(String::into_bytes);
+    }
     if config.hs256_secret_env.is_some() && resources.hs256_secret.is_none() {
         return Err(ConfigError::new(
             "keys.hs256_secret_env",

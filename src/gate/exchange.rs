@@ -1,0 +1,756 @@
+//! Token exchange: a third-party identity provider's token in, a Supabase-acceptable token out.
+//!
+//! `POST {exchange.path}` with `Authorization: Bearer <IdP token>`. The IdP token is verified like any
+//! token (strict parse, key bound to its algorithm, signature, then claims) against the provider's own
+//! keys, and **its issuer and audience are always checked** (the common sample code skips both). The
+//! minted token has `role: "authenticated"`, `aud: "authenticated"`, our issuer, `exp` capped, a `sub`
+//! and `session_id` derived deterministically, the mapped claims, and `aal` from an explicit rule
+//! (aal1 unless the rule says otherwise). It is signed with the configured private key.
+//!
+//! Sans I/O like the rest of the gate: provider JWKS are fetched through [`super::Outcome::FetchKeys`],
+//! signatures may be checked by the adapter, and the time is passed in.
+
+use super::cache::TokenDigest;
+use super::config::ConfigError;
+use super::config::JwksTiming;
+use super::keystore::KeyStore;
+use super::{Gate, Request, Resources, Run, SignatureJob, Step};
+use crate::alg::{Algorithm, AlgorithmSet};
+use crate::claims::Claims;
+use crate::crypto::{NativeProvider, SignatureProvider};
+use crate::error::{Code, Error, Result};
+use crate::keys::{KeySet, VerifyingKey};
+use crate::signing::{read_keys, signing_key, SigningKey};
+use crate::validation::{RequiredClaim, Validation};
+use crate::verify::{prepare, validate_claims, KeySource, VerifiedToken};
+use crate::wire;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::collections::HashMap;
+
+/// Default path of the endpoint.
+pub const DEFAULT_PATH: &str = "/aalgate/v1/exchange";
+/// Default name of the setting holding the private signing JWK.
+pub const DEFAULT_KEY_SETTING: &str = "AALGATE_SIGNING_KEY";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ExchangeDoc {
+    path: Option<String>,
+    signing_key_env: Option<String>,
+    signing_key_file: Option<String>,
+    issuer: Option<String>,
+    max_lifetime: Option<u64>,
+    #[serde(default)]
+    providers: Vec<ProviderDoc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProviderDoc {
+    issuer: String,
+    jwks_url: Option<String>,
+    jwks: Option<Value>,
+    jwk: Option<Value>,
+    audiences: Vec<String>,
+    algorithms: Option<Vec<String>>,
+    #[serde(default)]
+    claims: ClaimMapDoc,
+    #[serde(default)]
+    aal2_when: Aal2WhenDoc,
+    #[serde(default)]
+    require_mfa: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClaimMapDoc {
+    email: Option<String>,
+    phone: Option<String>,
+    tenant: Option<String>,
+    #[serde(default)]
+    app_metadata: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Aal2WhenDoc {
+    #[serde(default)]
+    acr: Vec<String>,
+    #[serde(default)]
+    amr: Vec<String>,
+}
+
+/// One identity provider whose tokens may be exchanged.
+#[derive(Clone, Debug)]
+pub struct Provider {
+    /// The exact `iss` of its tokens.
+    pub issuer: String,
+    /// Its JWKS URL (fetched by the adapter), if its keys are not given inline.
+    pub jwks_url: Option<String>,
+    /// Its keys given inline (a JWKS document).
+    pub jwks_inline: Option<Value>,
+    /// What its tokens must satisfy: issuer, audiences, algorithms (never HS256), exp/sub/aud/iss.
+    pub validation: Validation,
+    /// IdP claim names copied into the minted token.
+    pub claims: ClaimMap,
+    /// `acr` values that mean MFA was done.
+    pub aal2_acr: Vec<String>,
+    /// `amr` values (strings or `{method}` objects) that mean MFA was done.
+    pub aal2_amr: Vec<String>,
+    /// Minted tokens say `mfa_enrolled: true` even at aal1 (so `aal2_if_enrolled` routes refuse them).
+    pub require_mfa: bool,
+}
+
+/// IdP claim names (dotted paths) for the minted token's claims.
+#[derive(Clone, Debug, Default)]
+pub struct ClaimMap {
+    /// → `email`.
+    pub email: Option<Vec<String>>,
+    /// → `phone`.
+    pub phone: Option<Vec<String>>,
+    /// → `app_metadata.tenant_id` and the top-level `tenant_id` (route predicates can use either).
+    pub tenant: Option<Vec<String>>,
+    /// → `app_metadata.<key>`.
+    pub app_metadata: Vec<(String, Vec<String>)>,
+}
+
+/// The validated `exchange` section.
+#[derive(Clone, Debug)]
+pub struct ExchangeConfig {
+    /// The endpoint's path.
+    pub path: String,
+    /// The setting (environment variable, Worker secret) holding the private signing JWK.
+    pub signing_key_env: String,
+    /// A signing-keys file instead (CLI, native adapters).
+    pub signing_key_file: Option<String>,
+    /// `iss` of minted tokens (default: the project's Auth issuer, which Supabase's services accept).
+    pub issuer: String,
+    /// Largest lifetime of a minted token (it never outlives the IdP token either).
+    pub max_lifetime: u64,
+    /// The providers.
+    pub providers: Vec<Provider>,
+}
+
+fn path_of(raw: &str, field: &str) -> Result<Vec<String>, ConfigError> {
+    let parts: Vec<String> = raw.split('.').map(str::to_owned).collect();
+    if raw.is_empty() || parts.iter().any(String::is_empty) {
+        return Err(ConfigError::new(
+            field,
+            "must be a claim name or dotted path",
+        ));
+    }
+    Ok(parts)
+}
+
+pub(super) fn parse(
+    doc: ExchangeDoc,
+    supabase_issuer: &str,
+) -> Result<Option<ExchangeConfig>, ConfigError> {
+    if doc.providers.is_empty() {
+        let configured = doc.path.is_some()
+            || doc.signing_key_env.is_some()
+            || doc.signing_key_file.is_some()
+            || doc.issuer.is_some()
+            || doc.max_lifetime.is_some();
+        return if configured {
+            Err(ConfigError::new(
+                "exchange.providers",
+                "must list at least one identity provider",
+            ))
+        } else {
+            Ok(None)
+        };
+    }
+    let path = doc.path.unwrap_or_else(|| DEFAULT_PATH.to_owned());
+    if super::route::normalize_path(&path).ok().as_deref() != Some(path.as_str())
+        || path.contains('*')
+        || path.starts_with("/auth/")
+        || path.starts_with("/rest/")
+    {
+        return Err(ConfigError::new(
+            "exchange.path",
+            "must be a normalised path of its own (not under /auth or /rest)",
+        ));
+    }
+    if doc.signing_key_env.is_some() && doc.signing_key_file.is_some() {
+        return Err(ConfigError::new(
+            "exchange.signing_key_file",
+            "give the key in a file or a setting, not both",
+        ));
+    }
+    let max_lifetime = doc.max_lifetime.unwrap_or(3600);
+    if !(60..=86_400).contains(&max_lifetime) {
+        return Err(ConfigError::new(
+            "exchange.max_lifetime",
+            "must be 60..=86400 seconds",
+        ));
+    }
+    let mut providers = Vec::new();
+    for (i, p) in doc.providers.into_iter().enumerate() {
+        let field = |n: &str| format!("exchange.providers[{i}].{n}");
+        if p.issuer.is_empty() || p.issuer == supabase_issuer {
+            return Err(ConfigError::new(
+                field("issuer"),
+                "must be the identity provider's exact `iss` (not the project's own)",
+            ));
+        }
+        if providers.iter().any(|q: &Provider| q.issuer == p.issuer) {
+            return Err(ConfigError::new(field("issuer"), "is listed twice"));
+        }
+        let sources = [p.jwks_url.is_some(), p.jwks.is_some(), p.jwk.is_some()];
+        if sources.iter().filter(|s| **s).count() != 1 {
+            return Err(ConfigError::new(
+                field("jwks_url"),
+                "give exactly one of `jwks_url`, `jwks` or `jwk`",
+            ));
+        }
+        if let Some(url) = &p.jwks_url {
+            if !(url.starts_with("https://")
+                || url.starts_with("http://localhost")
+                || url.starts_with("http://127.0.0.1"))
+            {
+                return Err(ConfigError::new(field("jwks_url"), "must be an https URL"));
+            }
+        }
+        let jwks_inline = p.jwks.or_else(|| p.jwk.map(|k| json!({ "keys": [k] })));
+        if p.audiences.is_empty() || p.audiences.iter().any(String::is_empty) {
+            return Err(ConfigError::new(
+                field("audiences"),
+                "must list the audience(s) your app's IdP tokens carry (it is always checked)",
+            ));
+        }
+        let mut algorithms = AlgorithmSet::from_iter([Algorithm::Rs256, Algorithm::Es256]);
+        if let Some(list) = p.algorithms {
+            algorithms = AlgorithmSet::EMPTY;
+            for (j, a) in list.iter().enumerate() {
+                match Algorithm::from_header(a) {
+                    Some(alg @ (Algorithm::Rs256 | Algorithm::Es256)) => {
+                        algorithms = algorithms.with(alg)
+                    }
+                    _ => {
+                        return Err(ConfigError::new(
+                            format!("exchange.providers[{i}].algorithms[{j}]"),
+                            "must be RS256 or ES256 (shared-secret HS256 is never accepted from an IdP)",
+                        ))
+                    }
+                }
+            }
+            if algorithms == AlgorithmSet::EMPTY {
+                return Err(ConfigError::new(field("algorithms"), "must not be empty"));
+            }
+        }
+        let validation = Validation {
+            algorithms,
+            issuers: vec![p.issuer.clone()],
+            audiences: p.audiences,
+            required: vec![
+                RequiredClaim::Exp,
+                RequiredClaim::Sub,
+                RequiredClaim::Aud,
+                RequiredClaim::Iss,
+            ],
+            ..Validation::default()
+        };
+        let map = |v: Option<String>, n: &str| {
+            v.map(|s| path_of(&s, &format!("exchange.providers[{i}].claims.{n}")))
+                .transpose()
+        };
+        let claims = ClaimMap {
+            email: map(p.claims.email, "email")?,
+            phone: map(p.claims.phone, "phone")?,
+            tenant: map(p.claims.tenant, "tenant")?,
+            app_metadata: p
+                .claims
+                .app_metadata
+                .into_iter()
+                .map(|(k, v)| {
+                    let f = format!("exchange.providers[{i}].claims.app_metadata.{k}");
+                    if k.is_empty()
+                        || matches!(k.as_str(), "provider" | "providers" | "idp_iss" | "idp_sub")
+                    {
+                        return Err(ConfigError::new(f, "is a name the exchange sets itself"));
+                    }
+                    Ok((k, path_of(&v, &f)?))
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        providers.push(Provider {
+            issuer: p.issuer,
+            jwks_url: p.jwks_url,
+            jwks_inline,
+            validation,
+            claims,
+            aal2_acr: p.aal2_when.acr,
+            aal2_amr: p.aal2_when.amr,
+            require_mfa: p.require_mfa,
+        });
+    }
+    Ok(Some(ExchangeConfig {
+        path,
+        signing_key_env: doc
+            .signing_key_env
+            .unwrap_or_else(|| DEFAULT_KEY_SETTING.to_owned()),
+        signing_key_file: doc.signing_key_file,
+        issuer: doc.issuer.unwrap_or_else(|| supabase_issuer.to_owned()),
+        max_lifetime,
+        providers,
+    }))
+}
+
+fn claim_at<'c>(claims: &'c Claims, path: &[String]) -> Option<&'c Value> {
+    let (first, rest) = path.split_first()?;
+    rest.iter()
+        .try_fold(claims.get(first)?, |v, key| v.as_object()?.get(key))
+}
+
+/// A UUID (version 8, RFC 9562: custom) from SHA-256 of the parts: the same input always gives the
+/// same id, and `auth.uid()` (a cast to uuid) works on it.
+pub fn derived_uuid(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p.as_bytes());
+    }
+    let mut b: [u8; 16] = h.finalize()[..16].try_into().expect("16 bytes");
+    b[6] = (b[6] & 0x0f) | 0x80;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.char_indices().all(|(i, c)| {
+            if [8, 13, 18, 23].contains(&i) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
+}
+
+/// Whether the IdP token shows MFA under the provider's explicit rule (default: never).
+pub fn is_aal2(p: &Provider, claims: &Claims) -> bool {
+    let acr = claims.get("acr").and_then(Value::as_str);
+    let acr_ok = acr.is_some_and(|a| p.aal2_acr.iter().any(|v| v == a));
+    let amr_ok = claims
+        .get("amr")
+        .and_then(Value::as_array)
+        .is_some_and(|list| {
+            list.iter().any(|e| {
+                let m = e
+                    .as_str()
+                    .or_else(|| e.get("method").and_then(Value::as_str));
+                m.is_some_and(|m| p.aal2_amr.iter().any(|v| v == m))
+            })
+        });
+    acr_ok || amr_ok
+}
+
+/// The claims of the token to mint for a verified IdP token, at `now`.
+pub fn minted_claims(cfg: &ExchangeConfig, p: &Provider, idp: &Claims, now: u64) -> Value {
+    let idp_sub = idp.sub.clone().unwrap_or_default();
+    // Supabase's `auth.uid()` casts `sub` to uuid: an IdP id that is not one is mapped to a stable one.
+    let sub = if is_uuid(&idp_sub) {
+        idp_sub.to_ascii_lowercase()
+    } else {
+        derived_uuid(&["aalgate-exchange-sub", &p.issuer, &idp_sub])
+    };
+    let text = |path: &Option<Vec<String>>| {
+        path.as_ref()
+            .and_then(|p| claim_at(idp, p))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    let exp = idp
+        .exp
+        .unwrap_or(now)
+        .min(now.saturating_add(cfg.max_lifetime));
+    let aal2 = is_aal2(p, idp);
+    let session_marker = idp
+        .get("jti")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or_else(|| idp.iat.map(|t| t.to_string()))
+        .unwrap_or_default();
+    let mut app_metadata = Map::new();
+    app_metadata.insert("provider".into(), json!("aalgate_exchange"));
+    app_metadata.insert("idp_iss".into(), json!(p.issuer));
+    app_metadata.insert("idp_sub".into(), json!(idp_sub));
+    let tenant = p
+        .claims
+        .tenant
+        .as_ref()
+        .and_then(|path| claim_at(idp, path))
+        .cloned();
+    if let Some(t) = &tenant {
+        app_metadata.insert("tenant_id".into(), t.clone());
+    }
+    for (key, path) in &p.claims.app_metadata {
+        if let Some(v) = claim_at(idp, path) {
+            app_metadata.insert(key.clone(), v.clone());
+        }
+    }
+    let mut out = json!({
+        "iss": cfg.issuer,
+        "aud": "authenticated",
+        "role": "authenticated",
+        "sub": sub,
+        "iat": now,
+        "exp": exp,
+        "email": text(&p.claims.email),
+        "phone": text(&p.claims.phone),
+        "aal": if aal2 { "aal2" } else { "aal1" },
+        "amr": [{"method": "oauth", "provider": p.issuer, "timestamp": idp.iat.unwrap_or(now)}],
+        "session_id": derived_uuid(&["aalgate-exchange-session", &p.issuer, &idp_sub, &session_marker]),
+        "is_anonymous": false,
+        "app_metadata": app_metadata,
+        "user_metadata": {},
+        "mfa_enrolled": aal2 || p.require_mfa,
+    });
+    if let Some(t) = tenant {
+        out["tenant_id"] = t;
+    }
+    out
+}
+
+/// The endpoint's successful answer body.
+pub fn token_body(access_token: &str, now: u64, exp: u64) -> Value {
+    json!({
+        "access_token": access_token,
+        "token_type": "bearer",
+        "expires_in": exp.saturating_sub(now),
+        "expires_at": exp,
+    })
+}
+
+// ---- The endpoint at run time ----
+
+/// What the gate keeps for the exchange: the signing key and each provider's keys.
+pub(super) struct ExchangeState {
+    signer: SigningKey,
+    /// Fingerprint of the signer's public key: tokens the gate later sees signed with it are ours.
+    signer_fingerprint: [u8; 32],
+    /// One key store per provider (same order as the config's providers).
+    stores: Vec<KeyStore>,
+    concluded: HashMap<TokenDigest, Result<VerifiedToken>>,
+}
+
+struct ProviderKeys<'a> {
+    store: &'a KeyStore,
+    now: u64,
+}
+
+impl KeySource for ProviderKeys<'_> {
+    fn select_key(
+        &self,
+        alg: Algorithm,
+        kid: Option<&str>,
+        payload: &[u8],
+    ) -> Result<(&crate::keys::KeyEntry, Option<&str>)> {
+        self.store
+            .select(alg, kid, payload, self.now)
+            .map(|(k, iss)| (k, Some(iss)))
+    }
+}
+
+impl ExchangeState {
+    pub(super) fn new(
+        cfg: &ExchangeConfig,
+        resources: &Resources,
+        timing: JwksTiming,
+        warnings: &mut Vec<String>,
+    ) -> std::result::Result<Self, ConfigError> {
+        let key_field = if cfg.signing_key_file.is_some() {
+            "exchange.signing_key_file"
+        } else {
+            "exchange.signing_key_env"
+        };
+        let raw = resources.exchange_signing_key.as_ref().ok_or_else(|| {
+            ConfigError::new(
+                key_field,
+                format!(
+                    "the signing key was not provided (set the secret `{}`)",
+                    cfg.signing_key_env
+                ),
+            )
+        })?;
+        let keys = read_keys(raw).map_err(|e| ConfigError::new(key_field, e))?;
+        let signer = signing_key(&keys).map_err(|e| ConfigError::new(key_field, e))?;
+        // ES256 only: RSA signing here would be unblinded on a network-facing endpoint.
+        if signer.alg() != Algorithm::Es256 {
+            return Err(ConfigError::new(
+                key_field,
+                "must be an ES256 key (aalgate keygen --alg ES256)",
+            ));
+        }
+        let signer = read_keys(raw)
+            .ok()
+            .and_then(|mut k| {
+                let i = k.iter().position(SigningKey::signs)?;
+                Some(k.swap_remove(i))
+            })
+            .expect("read and checked above");
+        let signer_fingerprint = crate::keys::import_jwk(&signer.public_jwk())
+            .map_err(|e| ConfigError::new(key_field, e.to_string()))?
+            .fingerprint()
+            .to_owned();
+        let mut stores = Vec::new();
+        for (i, p) in cfg.providers.iter().enumerate() {
+            let mut local = KeySet::new();
+            if let Some(doc) = &p.jwks_inline {
+                let field = format!("exchange.providers[{i}].jwks");
+                let (set, skipped) = KeySet::from_jwks(doc.to_string().as_bytes())
+                    .map_err(|e| ConfigError::new(&field, e.context().to_owned()))?;
+                if set.is_empty() {
+                    return Err(ConfigError::new(field, "no usable key"));
+                }
+                warnings.extend(skipped.iter().map(|s| format!("{field}: skipped {s}")));
+                local = set;
+            }
+            let issuer = super::config::IssuerKeysConfig {
+                issuer: p.issuer.clone(),
+                jwks_url: p.jwks_url.clone(),
+                jwks_file: None,
+                jwks_inline: None,
+            };
+            stores.push(KeyStore::new(&[issuer], vec![local], timing));
+        }
+        Ok(ExchangeState {
+            signer,
+            signer_fingerprint,
+            stores,
+            concluded: HashMap::new(),
+        })
+    }
+
+    pub(super) fn concluded(&mut self, digest: TokenDigest, result: Result<VerifiedToken>) {
+        if self.concluded.len() >= 1024 {
+            self.concluded.clear();
+        }
+        self.concluded.insert(digest, result);
+    }
+
+    /// Whether a verified token was signed with the exchange's own key (a token it minted).
+    pub(super) fn minted(&self, token: &VerifiedToken) -> bool {
+        token.key_fingerprint() == &self.signer_fingerprint
+    }
+
+    /// The store that fetches `url`, if one of the providers' does.
+    pub(super) fn store_for(&mut self, url: &str) -> Option<&mut KeyStore> {
+        self.stores.iter_mut().find(|s| s.fetches(url))
+    }
+}
+
+/// The unverified `iss` of a compact JWS, to pick the provider (enforced after verification).
+fn unverified_issuer(token: &str) -> Option<String> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = crate::b64::decode(payload.as_bytes())?;
+    let claims = crate::json::parse_object(&bytes).ok()?;
+    claims.get("iss")?.as_str().map(str::to_owned)
+}
+
+impl Gate {
+    pub(super) fn exchange_step(
+        &mut self,
+        req: &Request<'_>,
+        method: &str,
+        now: u64,
+        run: &mut Run,
+    ) -> Step {
+        let cors = self.config.cors_allow_origin.clone();
+        let refuse = |e: Error| Step::Answer(wire::reject_with_cors(&e, &cors));
+        if method == "OPTIONS" && req.has_header("access-control-request-method") {
+            run.step(|| "exchange: CORS preflight".into());
+            return Step::Answer(wire::exchange_preflight(&cors));
+        }
+        if method != "POST" {
+            return refuse(Error::new(
+                Code::MethodNotAllowed,
+                "the exchange takes POST",
+            ));
+        }
+        let auth = req.headers_named("authorization");
+        let token = match auth.as_slice() {
+            [] => {
+                return refuse(Error::new(
+                    Code::TokenMissing,
+                    "send the identity provider's token as `Authorization: Bearer …`",
+                ))
+            }
+            [one] if !one.contains(',') => match one.split_once(' ') {
+                Some((scheme, t))
+                    if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() =>
+                {
+                    t.trim()
+                }
+                _ => {
+                    return refuse(Error::new(
+                        Code::CredentialsUnsupported,
+                        "the Authorization header must use the Bearer scheme",
+                    ))
+                }
+            },
+            _ => {
+                return refuse(Error::new(
+                    Code::CredentialsConflict,
+                    "several Authorization values",
+                ))
+            }
+        };
+        let cfg = self
+            .config
+            .exchange
+            .as_ref()
+            .expect("exchange path implies config");
+        if token.len() > cfg.providers[0].validation.max_token_bytes {
+            return refuse(Error::new(
+                Code::TokenTooLarge,
+                "the token is over the size cap",
+            ));
+        }
+        let Some(i) = unverified_issuer(token)
+            .and_then(|iss| cfg.providers.iter().position(|p| p.issuer == iss))
+        else {
+            return refuse(Error::new(
+                Code::IssuerMismatch,
+                "the token's issuer is not a configured identity provider",
+            ));
+        };
+        let digest = super::cache::TokenCache::digest(token);
+        let verified = match self.verify_exchange_token(token, digest, i, now) {
+            Ok(v) => v,
+            Err(Step::Reject(e)) => return refuse(e),
+            Err(other) => return other,
+        };
+        let cfg = self
+            .config
+            .exchange
+            .as_ref()
+            .expect("exchange path implies config");
+        let provider = &cfg.providers[i];
+        let claims = minted_claims(cfg, provider, verified.claims(), now);
+        let exp = claims["exp"].as_u64().unwrap_or(now);
+        if exp <= now {
+            return refuse(Error::new(
+                Code::TokenExpired,
+                "the identity provider's token expires now",
+            ));
+        }
+        let x = self
+            .exchange
+            .as_ref()
+            .expect("exchange config implies state");
+        let minted = x.signer.sign(&claims);
+        run.log.aal = Some(if claims["aal"] == "aal2" {
+            "aal2"
+        } else {
+            "aal1"
+        });
+        run.step(|| {
+            format!(
+                "exchange: token of `{}` verified (issuer and audience checked); minted {}",
+                provider.issuer, claims["aal"]
+            )
+        });
+        Step::Answer(wire::exchange_token(&token_body(&minted, now, exp), &cors))
+    }
+
+    fn verify_exchange_token(
+        &mut self,
+        token: &str,
+        digest: TokenDigest,
+        i: usize,
+        now: u64,
+    ) -> std::result::Result<VerifiedToken, Step> {
+        let cfg = self.config.exchange.as_ref().expect("exchange config");
+        let validation = &cfg.providers[i].validation;
+        let x = self.exchange.as_mut().expect("exchange state");
+        if let Some(result) = x.concluded.remove(&digest) {
+            let result = result.and_then(|v| {
+                validation.check(v.claims(), now)?;
+                if !x.stores[i].has_fingerprint(v.key_fingerprint(), now) {
+                    return Err(Error::new(
+                        Code::KeyUnknown,
+                        "the key that verified the token is gone",
+                    ));
+                }
+                Ok(v)
+            });
+            return result.map_err(Step::Reject);
+        }
+        let due = x.stores[i].due(now);
+        if !due.is_empty() {
+            return Err(Step::Fetch(due));
+        }
+        let source = ProviderKeys {
+            store: &x.stores[i],
+            now,
+        };
+        let result = match prepare(token, &source, validation) {
+            Ok(pending) => match (self.provider.as_deref(), pending.key()) {
+                (provider @ Some(_), _) | (provider @ None, VerifyingKey::Hs256(_)) => {
+                    let provider: &dyn SignatureProvider = provider.unwrap_or(&NativeProvider);
+                    let valid =
+                        provider.verify(pending.key(), pending.message(), pending.signature());
+                    pending
+                        .conclude(valid)
+                        .and_then(|signed| validate_claims(signed, validation, now))
+                }
+                (None, _) => {
+                    return Err(Step::Verify(Box::new(SignatureJob {
+                        digest,
+                        pending,
+                        provider: Some(i),
+                    })))
+                }
+            },
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(v) => Ok(v),
+            Err(e) if e.code() == Code::KeyUnknown => {
+                let x = self.exchange.as_mut().expect("exchange state");
+                let due = x.stores[i].due_for_unknown_kid(now);
+                if !due.is_empty() {
+                    return Err(Step::Fetch(due));
+                }
+                if x.stores[i].missing_remote(now) {
+                    return Err(Step::Reject(Error::new(
+                        Code::JwksUnavailable,
+                        "the identity provider's keys could not be fetched",
+                    )));
+                }
+                Err(Step::Reject(e))
+            }
+            Err(e) => Err(Step::Reject(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::derived_uuid;
+
+    #[test]
+    fn derived_uuids_are_stable_valid_and_distinct() {
+        let a = derived_uuid(&["x", "iss", "sub"]);
+        assert_eq!(a, derived_uuid(&["x", "iss", "sub"]));
+        assert_ne!(a, derived_uuid(&["x", "iss", "sub2"]));
+        // Length-prefixed: ("ab","c") and ("a","bc") differ.
+        assert_ne!(derived_uuid(&["ab", "c"]), derived_uuid(&["a", "bc"]));
+        assert!(super::is_uuid(&a));
+        assert_eq!(&a[14..15], "8", "version 8");
+    }
+}
