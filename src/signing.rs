@@ -55,7 +55,11 @@ fn bytes(jwk: &Map<String, Value>, name: &str) -> Result<Vec<u8>, String> {
 /// An EC coordinate or scalar as exactly 32 bytes. The Supabase CLI has written coordinates without
 /// their leading zero bytes: shorter values are left-padded, longer ones refused.
 fn fixed32(jwk: &Map<String, Value>, name: &str) -> Result<[u8; 32], String> {
-    let raw = bytes(jwk, name)?;
+    let mut raw = bytes(jwk, name)?;
+    // Some writers add a sign byte: one leading zero over 32 bytes is the same number.
+    if raw.len() == 33 && raw[0] == 0 {
+        raw.remove(0);
+    }
     if raw.is_empty() || raw.len() > 32 {
         return Err(format!("member `{name}` must be at most 32 bytes"));
     }
@@ -118,6 +122,12 @@ impl SigningKey {
     pub fn from_jwk(value: &Value) -> Result<Self, String> {
         let jwk = value.as_object().ok_or("a key must be a JSON object")?;
         let kid = member(jwk, "kid")?.to_owned();
+        if kid.is_empty() {
+            return Err("member `kid` is empty".into());
+        }
+        if jwk.get("use").is_some_and(|u| u != "sig") {
+            return Err("member `use` must be \"sig\" for a signing key".into());
+        }
         let material = match (member(jwk, "kty")?, jwk.get("alg").and_then(Value::as_str)) {
             ("EC", None | Some("ES256")) => {
                 if member(jwk, "crv")? != "P-256" {
@@ -148,6 +158,18 @@ impl SigningKey {
                     .map_err(|e| format!("invalid RSA private key: {e}"))?;
                 key.precompute()
                     .map_err(|e| format!("invalid RSA private key: {e}"))?;
+                // CRT members, when present, must be the ones the key implies (they are rewritten from
+                // the key; a file whose values differ is damaged).
+                let crt = [
+                    ("dp", key.dp().cloned()),
+                    ("dq", key.dq().cloned()),
+                    ("qi", key.crt_coefficient()),
+                ];
+                for (name, computed) in crt {
+                    if jwk.contains_key(name) && Some(uint(jwk, name)?) != computed {
+                        return Err(format!("member `{name}` does not belong to this key"));
+                    }
+                }
                 Material::Rs256(Box::new(key))
             }
             (kty, alg) => {
@@ -277,7 +299,16 @@ impl SigningKey {
             Material::Rs256(k) => {
                 use rsa::signature::SignatureEncoding;
                 let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new((**k).clone());
-                signer.sign(input.as_bytes()).to_vec()
+                // Blinded where there is a random source (the CLI); the exchange endpoint signs ES256
+                // only, so unblinded RSA never runs on a network-facing path.
+                #[cfg(feature = "cli")]
+                let sig = {
+                    use rsa::signature::RandomizedSigner;
+                    signer.sign_with_rng(&mut rand_core::OsRng, input.as_bytes())
+                };
+                #[cfg(not(feature = "cli"))]
+                let sig = signer.sign(input.as_bytes());
+                sig.to_vec()
             }
         };
         format!("{input}.{}", b64::encode(&signature))

@@ -939,3 +939,126 @@ fn sql_role_quotes_every_name_and_refuses_injection_and_supabase_roles() {
         "{written:?}"
     );
 }
+
+#[test]
+fn mint_and_sql_role_refuse_what_the_review_found() {
+    let tmp = Tmp::new("review");
+    let keys = tmp.file(
+        "k.json",
+        json!([supabase_cli_key_with_unpadded_x()])
+            .to_string()
+            .as_bytes(),
+    );
+    for role in [
+        "authenticated",
+        "anon",
+        "service_role",
+        "postgres",
+        "supabase_admin",
+    ] {
+        let o = aalgate(
+            &["mint", "--key", &keys, "--role", role, "--now", NOW_ARG],
+            None,
+        );
+        assert_eq!(o.status.code(), Some(2), "{role}");
+    }
+    for claim in [
+        " aal=\"aal2\"",
+        "amr=[]",
+        "session_id=\"x\"",
+        "mfa_enrolled=true",
+        "nbf=1",
+    ] {
+        let o = mint(&keys, &["--claim", claim]);
+        assert_eq!(o.status.code(), Some(2), "{claim}: {}", out(&o));
+    }
+    // A UUID in another spelling is written in the canonical form.
+    let o = aalgate(
+        &[
+            "mint",
+            "--key",
+            &keys,
+            "--role",
+            "weather_sync",
+            "--sub",
+            "{6F1C1B8E-0000-4000-8000-0000000000AA}",
+            "--now",
+            NOW_ARG,
+        ],
+        None,
+    );
+    let token = out(&o).trim().to_owned();
+    let claims: Value = serde_json::from_slice(
+        &aalgate::b64::decode(token.split('.').nth(1).unwrap().as_bytes()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["sub"], SUB);
+    for bad in [
+        "truncate on public.t",
+        "select on auth.users",
+        "usage on schema storage",
+        "select on pg_catalog.pg_authid",
+    ] {
+        assert_eq!(
+            aalgate(&["sql", "role", "svc", "--grant", bad], None)
+                .status
+                .code(),
+            Some(2),
+            "{bad}"
+        );
+    }
+    let existing = tmp.file("existing.sql", b"-- mine");
+    assert_eq!(
+        aalgate(&["sql", "role", "svc", "--out", &existing], None)
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&existing).unwrap(),
+        "-- mine",
+        "never overwritten"
+    );
+    let target = tmp.file("target.json", b"[]");
+    let link = path_in(&tmp, "link.json");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let o = aalgate(&["keygen", "--out", &link, "--append"], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("symbolic link"), "{}", err(&o));
+}
+
+#[test]
+fn key_files_with_wrong_use_empty_kid_or_foreign_crt_values_are_refused() {
+    let tmp = Tmp::new("keyfile-rules");
+    let mut enc = supabase_cli_key_with_unpadded_x();
+    enc["use"] = json!("enc");
+    let mut no_kid = supabase_cli_key_with_unpadded_x();
+    no_kid["kid"] = json!("");
+    for (name, key) in [("enc", enc), ("nokid", no_kid)] {
+        let f = tmp.file(&format!("{name}.json"), json!([key]).to_string().as_bytes());
+        assert_eq!(
+            aalgate(&["jwks", &f], None).status.code(),
+            Some(2),
+            "{name}"
+        );
+    }
+    // A 33-byte coordinate with a leading zero (a sign byte) is the same number.
+    let mut padded = supabase_cli_key_with_unpadded_x();
+    let x = aalgate::b64::decode(padded["x"].as_str().unwrap().as_bytes()).unwrap();
+    let mut x33 = vec![0u8, 0u8];
+    x33.extend_from_slice(&x);
+    padded["x"] = json!(aalgate::b64::encode(&x33));
+    let f = tmp.file("x33.json", json!([padded]).to_string().as_bytes());
+    assert!(aalgate(&["jwks", &f], None).status.success());
+    // RSA: a dp that does not belong to the key.
+    let keys = path_in(&tmp, "rsa.json");
+    assert!(aalgate(&["keygen", "--alg", "RS256", "--out", &keys], None)
+        .status
+        .success());
+    let mut list: Value = serde_json::from_str(&std::fs::read_to_string(&keys).unwrap()).unwrap();
+    list[0]["dp"] = json!(aalgate::b64::encode(&[3u8; 128]));
+    let f = tmp.file("rsa-bad.json", list.to_string().as_bytes());
+    let o = aalgate(&["jwks", &f], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("dp"), "{}", err(&o));
+}

@@ -1335,3 +1335,28 @@ fn service_role_config_errors_name_the_field() {
         "service_roles[0].scopes"
     );
 }
+
+#[test]
+fn service_roles_are_bound_to_issuers_and_not_named_in_route_roles() {
+    let route = json!([{"path": "/rest/v1/weather*"}]);
+    let (field, problem) = config_err(
+        json!({"supabase_url": URL, "service_roles": [{"role": "w", "routes": route}],
+        "routes": [{"path": "/rest/v1/weather_admin", "roles": ["w"]}]}),
+    );
+    assert_eq!(field, "routes[0].roles");
+    assert!(problem.contains("service role"), "{problem}");
+    assert_eq!(
+        config_err(json!({"supabase_url": URL, "service_roles": [{"role": "w", "routes": route, "issuers": ["https://idp.example.com"]}]})).0,
+        "service_roles[0].issuers[0]"
+    );
+    let cfg = GateConfig::from_json(
+        &json!({"supabase_url": URL, "service_roles": [{"role": "w", "routes": route}]})
+            .to_string(),
+    )
+    .unwrap();
+    assert_eq!(
+        cfg.service_roles[0].issuers,
+        vec![ISSUER.to_owned()],
+        "the project's issuer only, by default"
+    );
+}

@@ -47,7 +47,7 @@ pub(super) struct MintArgs {
     /// Lifetime, e.g. `15m`, `1h`, `7d` (default 1h).
     #[arg(long, value_name = "DURATION", conflicts_with = "exp")]
     valid_for: Option<String>,
-    /// Expiry as an RFC 3339 time, e.g. `2026-12-31T23:59:59Z`.
+    /// Expiry as an RFC 3339 time in UTC, e.g. `2026-12-31T23:59:59Z`.
     #[arg(long, value_name = "RFC3339")]
     exp: Option<String>,
     /// An extra claim, KEY=JSON (e.g. `--claim 'app_metadata={"tenant":"a"}'`). Repeatable.
@@ -69,8 +69,8 @@ pub(super) struct MintArgs {
     /// Allow lifetimes above 24 h.
     #[arg(long)]
     allow_long_lived: bool,
-    /// Current time in seconds since the epoch. Default: the system clock.
-    #[arg(long, value_name = "UNIX")]
+    /// Current time in seconds since the epoch (tests only). Default: the system clock.
+    #[arg(long, value_name = "UNIX", hide = true)]
     now: Option<u64>,
 }
 
@@ -97,10 +97,17 @@ fn new_uuid() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// Writes `bytes` to `path` readable by its owner only, via a temporary file and a rename, so a
-/// crash never leaves half a key file and the key is never briefly world-readable.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+/// Writes `bytes` to `path` readable by its owner only, via a temporary file, so a crash never
+/// leaves half a key file and the key is never briefly world-readable. `replace`: the file exists and
+/// is replaced (rename); otherwise it must not exist (hard link, which fails rather than overwrite).
+fn write_private(path: &Path, bytes: &[u8], replace: bool) -> Result<(), String> {
     use std::os::unix::fs::OpenOptionsExt;
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(format!(
+            "{}: is a symbolic link; give the real path",
+            path.display()
+        ));
+    }
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     let write = || -> std::io::Result<()> {
         let mut f = std::fs::OpenOptions::new()
@@ -110,7 +117,12 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
             .open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        if replace {
+            std::fs::rename(&tmp, path)
+        } else {
+            std::fs::hard_link(&tmp, path)?;
+            std::fs::remove_file(&tmp)
+        }
     };
     write().map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
@@ -153,7 +165,7 @@ pub(super) fn run_keygen(args: KeygenArgs) -> Result<ExitCode, String> {
     keys.iter_mut().for_each(SigningKey::retire);
     let kid = key.kid().to_owned();
     keys.push(key);
-    write_private(&out, keys_json(&keys).as_bytes())?;
+    write_private(&out, keys_json(&keys).as_bytes(), args.append)?;
     eprintln!(
         "aalgate: wrote {} ({} key{}); signing key {kid}",
         out.display(),
@@ -172,8 +184,24 @@ pub(super) fn run_jwks(file: &Path) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Claims `mint` sets itself: given by flags, never by `--claim`.
-const RESERVED: [&str; 6] = ["role", "sub", "iat", "exp", "iss", "aud"];
+/// Claims `mint` sets itself (by flags), and claims that speak for a user's sign-in: never `--claim`.
+const RESERVED: [&str; 13] = [
+    "role",
+    "sub",
+    "iat",
+    "exp",
+    "iss",
+    "aud",
+    "nbf",
+    "aal",
+    "amr",
+    "session_id",
+    "is_anonymous",
+    "mfa_enrolled",
+    "acr",
+];
+/// Largest `exp` JSON numbers carry exactly (2^53 − 1).
+const MAX_EXP: u64 = (1 << 53) - 1;
 
 pub(super) fn run_mint(args: MintArgs) -> Result<ExitCode, String> {
     if !plain_role_name(&args.role) {
@@ -182,11 +210,18 @@ pub(super) fn run_mint(args: MintArgs) -> Result<ExitCode, String> {
             args.role
         ));
     }
+    if reserved_role(&args.role) {
+        return Err(format!(
+            "--role {}: mint tokens for a service role of your own (aalgate sql role); user and Supabase roles are not minted here",
+            args.role
+        ));
+    }
     let sub = match args.sub {
-        Some(s) => {
-            uuid::Uuid::parse_str(&s).map_err(|_| format!("--sub {s:?}: not a UUID"))?;
-            s
-        }
+        // Written in the canonical form `auth.uid()` casts and `service_roles.subs` compares.
+        Some(s) => uuid::Uuid::parse_str(&s)
+            .map_err(|_| format!("--sub {s:?}: not a UUID"))?
+            .hyphenated()
+            .to_string(),
         None => new_uuid(),
     };
     let now = super::now_or_clock(args.now)?;
@@ -202,8 +237,11 @@ pub(super) fn run_mint(args: MintArgs) -> Result<ExitCode, String> {
                 .map_err(|_| format!("--exp {t:?}: before 1970"))?
                 .as_secs()
         }
-        (None, None) => now + 3600,
+        (None, None) => now.checked_add(3600).ok_or("--now: out of range")?,
     };
+    if exp > MAX_EXP {
+        return Err("the expiry is beyond what JSON numbers carry exactly".into());
+    }
     if exp <= now {
         return Err("the token would already be expired".into());
     }
@@ -218,6 +256,7 @@ pub(super) fn run_mint(args: MintArgs) -> Result<ExitCode, String> {
         let (k, v) = c
             .split_once('=')
             .ok_or_else(|| format!("--claim {c:?}: expected KEY=JSON"))?;
+        let k = k.trim();
         if k.is_empty() || RESERVED.contains(&k) {
             return Err(format!("--claim {k:?}: set it with its own flag"));
         }
@@ -236,9 +275,6 @@ pub(super) fn run_mint(args: MintArgs) -> Result<ExitCode, String> {
     } else {
         eprintln!("aalgate: no --issuer: the gate requires `iss` (PostgREST does not)");
     }
-    if args.role == "service_role" {
-        eprintln!("aalgate: warning: a service_role token bypasses row level security everywhere; prefer a role of its own (aalgate sql role)");
-    }
     let text = std::fs::read(&args.key).map_err(|e| format!("{}: {e}", args.key.display()))?;
     let keys = read_keys(&text).map_err(|e| format!("{}: {e}", args.key.display()))?;
     let key = signing_key(&keys).map_err(|e| format!("{}: {e}", args.key.display()))?;
@@ -254,9 +290,37 @@ fn ident(s: &str) -> Result<String, String> {
     }
 }
 
+/// Schemas Supabase manages: a service role gets nothing there from a template.
+fn managed_schema(schema: &str) -> bool {
+    const MANAGED: [&str; 14] = [
+        "auth",
+        "storage",
+        "vault",
+        "realtime",
+        "extensions",
+        "pgsodium",
+        "pgsodium_masks",
+        "graphql",
+        "graphql_public",
+        "net",
+        "supabase_functions",
+        "supabase_migrations",
+        "cron",
+        "pgbouncer",
+    ];
+    MANAGED.contains(&schema) || schema.starts_with("pg_") || schema == "information_schema"
+}
+
+fn schema_name(schema: &str) -> Result<String, String> {
+    if managed_schema(schema) {
+        return Err(format!("schema {schema:?} is managed by Supabase"));
+    }
+    ident(schema)
+}
+
 fn qualified(name: &str) -> Result<String, String> {
     let (schema, object) = name.split_once('.').unwrap_or(("public", name));
-    Ok(format!("{}.{}", ident(schema)?, ident(object)?))
+    Ok(format!("{}.{}", schema_name(schema)?, ident(object)?))
 }
 
 /// One `--grant` as SQL. Parsed, not pasted: every name is checked and quoted, every privilege comes
@@ -273,15 +337,8 @@ fn grant_sql(grant: &str, role: &str) -> Result<String, String> {
         _ => ("table", target),
     };
     let allowed: &[&str] = match kind {
-        "table" => &[
-            "select",
-            "insert",
-            "update",
-            "delete",
-            "truncate",
-            "references",
-            "trigger",
-        ],
+        // Not truncate (it ignores row level security), references or trigger.
+        "table" => &["select", "insert", "update", "delete"],
         "sequence" => &["usage", "select", "update"],
         "function" => &["execute"],
         _ => &["usage"],
@@ -323,7 +380,7 @@ fn grant_sql(grant: &str, role: &str) -> Result<String, String> {
                 types.join(", ")
             )
         }
-        "schema" => format!("schema {}", ident(object).map_err(|e| bad(&e))?),
+        "schema" => format!("schema {}", schema_name(object).map_err(|e| bad(&e))?),
         k => format!("{k} {}", qualified(object).map_err(|e| bad(&e))?),
     };
     Ok(format!("grant {} on {object} to {role};", privs.join(", ")))
@@ -351,7 +408,9 @@ pub(super) fn run_sql(command: SqlCommand) -> Result<ExitCode, String> {
     }
     sql.push_str(&format!(
         "-- Tables with row level security need a policy for this role too, e.g.:\n\
-         --   create policy \"{name} reads\" on public.t for select to {role} using (true);\n",
+         --   create policy \"{name} reads\" on public.t for select to {role} using (true);\n\
+         -- Postgres lets every role (PUBLIC) execute new functions unless revoked: functions this role\n\
+         -- must not call through /rest/v1/rpc need `revoke execute on function … from public`.\n",
         name = args.name
     ));
     match args.out {
@@ -367,7 +426,15 @@ pub(super) fn run_sql(command: SqlCommand) -> Result<ExitCode, String> {
             } else {
                 out
             };
-            std::fs::write(&path, &sql).map_err(|e| format!("{}: {e}", path.display()))?;
+            // Never over an existing file (a migration, or what a symlink points at).
+            use std::io::Write as _;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            f.write_all(sql.as_bytes())
+                .map_err(|e| format!("{}: {e}", path.display()))?;
             eprintln!("aalgate: wrote {}", path.display());
         }
     }

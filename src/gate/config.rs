@@ -152,6 +152,7 @@ struct ServiceRoleDoc {
     routes: Vec<ScopeDoc>,
     max_lifetime: Option<u64>,
     subs: Option<Vec<String>>,
+    issuers: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -173,6 +174,9 @@ pub struct ServiceRole {
     pub max_lifetime: u64,
     /// Accepted `sub` values; empty: any.
     pub subs: Vec<String>,
+    /// Issuers whose tokens may carry this role (default: the project's own only, so a token of an
+    /// extra issuer can never claim a service role).
+    pub issuers: Vec<String>,
 }
 
 /// Roles Supabase owns or PostgREST relies on: never a service role of ours.
@@ -202,6 +206,7 @@ pub(crate) fn plain_role_name(name: &str) -> bool {
 fn service_roles(
     docs: Vec<ServiceRoleDoc>,
     user_max_lifetime: u64,
+    issuers: &[String],
 ) -> Result<Vec<ServiceRole>, ConfigError> {
     let mut out: Vec<ServiceRole> = Vec::new();
     for (i, d) in docs.into_iter().enumerate() {
@@ -248,11 +253,27 @@ fn service_roles(
                 "is empty",
             ));
         }
+        let role_issuers = match d.issuers {
+            None => vec![issuers[0].clone()],
+            Some(list) => {
+                if list.is_empty() {
+                    return Err(ConfigError::new(field("issuers"), "must not be empty"));
+                }
+                if let Some(k) = list.iter().position(|i| !issuers.contains(i)) {
+                    return Err(ConfigError::new(
+                        format!("service_roles[{i}].issuers[{k}]"),
+                        "is not a configured issuer",
+                    ));
+                }
+                list
+            }
+        };
         out.push(ServiceRole {
             role: d.role,
             scopes,
             max_lifetime,
             subs,
+            issuers: role_issuers,
         });
     }
     Ok(out)
@@ -820,7 +841,9 @@ impl GateConfig {
         let enrollment = enrollment_config(doc.enrollment, doc.preset, &supabase_url)?;
         // The validation lets the longest lifetime through; the policy holds each token to its own.
         let user_max_lifetime = validation.max_lifetime.unwrap_or(u64::MAX);
-        let service_roles = service_roles(doc.service_roles, user_max_lifetime)?;
+        let all_issuers: Vec<String> = issuers.iter().map(|i| i.issuer.clone()).collect();
+        let service_roles = service_roles(doc.service_roles, user_max_lifetime, &all_issuers)?;
+
         let exchange = super::exchange::parse(doc.exchange, &supabase_issuer)?;
         if let Some(longest) = service_roles.iter().map(|s| s.max_lifetime).max() {
             validation.max_lifetime = Some(longest.max(user_max_lifetime));
@@ -855,7 +878,19 @@ impl GateConfig {
         };
         let mut routes = Vec::new();
         for (i, r) in doc.routes.into_iter().enumerate() {
-            routes.push(route(r, i, default_aal, &validation.issuers)?);
+            let rule = route(r, i, default_aal, &validation.issuers)?;
+            // A route naming a service role in `roles` would never apply to it (its scopes decide).
+            if let Some(role) = rule
+                .roles
+                .iter()
+                .find(|role| service_roles.iter().any(|s| &s.role == *role))
+            {
+                return Err(ConfigError::new(
+                    format!("routes[{i}].roles"),
+                    format!("names the service role `{role}`, whose access its `service_roles` scopes set"),
+                ));
+            }
+            routes.push(rule);
         }
         if doc.preset {
             routes.extend(super::route::supabase_preset(default_aal));

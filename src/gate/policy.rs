@@ -59,6 +59,16 @@ pub fn check_service(
     token: &VerifiedToken,
 ) -> Result<(), Error> {
     let claims = token.claims();
+    if !claims
+        .iss
+        .as_ref()
+        .is_some_and(|iss| service.issuers.contains(iss))
+    {
+        return Err(Error::new(
+            Code::IssuerForbidden,
+            format!("role `{}` is not accepted from this issuer", service.role),
+        ));
+    }
     if !service.scopes.iter().any(|s| s.applies(method, path)) {
         return Err(Error::new(
             Code::RoleForbidden,
