@@ -281,3 +281,26 @@ test("misuse is an error, not a crash: bad arguments and options name themselves
   assert.throws(() => gate.proxy("not a url"), /option `proxy\(upstreamUrl\)`/);
   assert.deepEqual(gate.warnings, []);
 });
+
+test("exchange in Node: an IdP token becomes a project token that then passes the gate", async () => {
+  const server = await serveInNode(createGate(configs.exchange, quiet).proxy());
+  try {
+    const res = await send(server.url, { method: "POST", path: "/aalgate/v1/exchange", headers: [["authorization", `Bearer ${tokens.idp_rs_mfa}`]] });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers["cache-control"], "no-store");
+    const body = JSON.parse(res.body);
+    assert.equal(body.token_type, "bearer");
+    const claims = JSON.parse(Buffer.from(body.access_token.split(".")[1], "base64url"));
+    assert.equal(claims.aal, "aal2", "acr mfa maps to aal2 by the fixture's rule");
+    assert.equal(claims.iss, `${upstream.url}/auth/v1`);
+    assert.equal(claims.app_metadata.plan, "pro");
+    assert.equal(claims.tenant_id, "tenant-a");
+    const before = upstream.received.length;
+    const use = await send(server.url, { path: "/rest/v1/todos", headers: [["apikey", fixtures.api_keys.publishable], ["authorization", `Bearer ${body.access_token}`]] });
+    assert.equal(use.status, 200);
+    assert.equal(upstream.received.length, before + 1);
+    assert.equal(upstream.received.at(-1).headers.authorization, `Bearer ${body.access_token}`);
+  } finally {
+    await server.close();
+  }
+});
