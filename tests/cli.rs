@@ -802,15 +802,16 @@ fn reads_a_supabase_cli_key_file_with_an_unpadded_coordinate() {
     assert!(err(&o).contains("key [0]"), "{}", err(&o));
 }
 
+/// A signing-keys file holding the Supabase-CLI-style key.
+fn cli_key_file(tmp: &Tmp) -> String {
+    let keys = json!([supabase_cli_key_with_unpadded_x()]);
+    tmp.file("k.json", keys.to_string().as_bytes())
+}
+
 #[test]
 fn mint_is_deterministic_and_refuses_what_it_should() {
     let tmp = Tmp::new("mint-rules");
-    let keys = tmp.file(
-        "k.json",
-        json!([supabase_cli_key_with_unpadded_x()])
-            .to_string()
-            .as_bytes(),
-    );
+    let keys = cli_key_file(&tmp);
     let a = out(&mint(&keys, &["--valid-for", "1h"]));
     let b = out(&mint(&keys, &["--valid-for", "1h"]));
     assert_eq!(a, b, "ES256 signing is deterministic (RFC 6979)");
@@ -943,12 +944,7 @@ fn sql_role_quotes_every_name_and_refuses_injection_and_supabase_roles() {
 #[test]
 fn mint_and_sql_role_refuse_what_the_review_found() {
     let tmp = Tmp::new("review");
-    let keys = tmp.file(
-        "k.json",
-        json!([supabase_cli_key_with_unpadded_x()])
-            .to_string()
-            .as_bytes(),
-    );
+    let keys = cli_key_file(&tmp);
     for role in [
         "authenticated",
         "anon",

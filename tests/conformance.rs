@@ -306,21 +306,18 @@ fn observe(decision: &Decision, headers: &[(&str, &str)]) -> Value {
                 .collect();
             m.insert("stripped".into(), json!(stripped));
         }
-        Decision::Answer(r) => {
-            m.insert("decision".into(), json!("answer"));
-            m.insert("status".into(), json!(r.status));
-            m.insert("code".into(), json!(r.code));
+        Decision::Reject(r) | Decision::Answer(r) => {
+            let answer = matches!(decision, Decision::Answer(_));
             m.insert(
-                "access_token".into(),
-                json!(r.body["access_token"].is_string()),
+                "decision".into(),
+                json!(if answer { "answer" } else { "reject" }),
             );
-            m.insert(
-                "www_authenticate".into(),
-                json!(r.header("www-authenticate")),
-            );
-        }
-        Decision::Reject(r) => {
-            m.insert("decision".into(), json!("reject"));
+            if answer {
+                m.insert(
+                    "access_token".into(),
+                    json!(r.body["access_token"].is_string()),
+                );
+            }
             m.insert("status".into(), json!(r.status));
             m.insert("code".into(), json!(r.code));
             m.insert(

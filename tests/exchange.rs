@@ -57,7 +57,8 @@ fn gate(cfg: &Value) -> Gate {
 
 fn idp_claims() -> Value {
     json!({"iss": IDP, "sub": "auth0|12345", "aud": APP_AUD, "iat": NOW - 60, "exp": NOW + 3600,
-        "email": "ada@example.com", "org_id": "tenant-a", "plan": "pro", "profile": {"phone": "+15550100"}})
+        "email": "ada@example.com", "email_verified": true, "phone_number_verified": true,
+        "org_id": "tenant-a", "plan": "pro", "profile": {"phone": "+15550100"}})
 }
 
 fn idp_token(claims: &Value) -> String {
@@ -187,12 +188,13 @@ fn exp_is_capped_and_ids_are_derived_deterministically() {
     let mut other = idp_claims();
     other["sub"] = json!("auth0|99999");
     assert_ne!(exchange(&mut g, &idp_token(&other), NOW).1["sub"], c["sub"]);
-    // An IdP sub that already is a UUID is kept.
+    // An IdP id that is a UUID (perhaps a Supabase user's) is never taken as is.
+    let victim = "6f1c1b8e-0000-4000-8000-0000000000ab";
     let mut uuid_sub = idp_claims();
-    uuid_sub["sub"] = json!("6F1C1B8E-0000-4000-8000-0000000000AB");
-    assert_eq!(
+    uuid_sub["sub"] = json!(victim);
+    assert_ne!(
         exchange(&mut g, &idp_token(&uuid_sub), NOW).1["sub"],
-        "6f1c1b8e-0000-4000-8000-0000000000ab"
+        victim
     );
 }
 
@@ -427,10 +429,113 @@ fn the_endpoint_answers_preflights_refuses_other_methods_and_never_forwards() {
         panic!()
     };
     assert_eq!((r.status, r.code), (405, "method_not_allowed"));
+    assert_eq!(v.log.decision, "answer");
     // report_only does not turn the endpoint's refusals into forwards (there is nothing upstream).
     let mut cfg = config(json!({}));
     cfg["mode"] = json!("report_only");
     let mut g = gate(&cfg);
-    assert_eq!(refusal(&mut g, "not-a-token", NOW).0, 401);
+    let v = done(post(&mut g, "not-a-token", NOW));
     assert_eq!(v.log.decision, "answer");
+    assert!(matches!(&v.decision, Decision::Answer(r) if r.status == 401));
+}
+
+#[test]
+fn what_the_review_found() {
+    // Unverified addresses are not copied; a non-string tenant is dropped; `claims.sub` picks the id.
+    let mut g = gate(&config(
+        json!({"claims": {"sub": "oid", "email": "email", "tenant": "org_id"}}),
+    ));
+    let mut c = idp_claims();
+    c["email_verified"] = json!(false);
+    c["org_id"] = json!(["a", "b"]);
+    c["oid"] = json!("entra-object-id");
+    let (_, minted, _) = exchange(&mut g, &idp_token(&c), NOW);
+    assert_eq!(minted["email"], "");
+    assert!(minted.get("tenant_id").is_none());
+    let mut c2 = c.clone();
+    c2["sub"] = json!("another-pairwise-sub");
+    assert_eq!(
+        exchange(&mut g, &idp_token(&c2), NOW).1["sub"],
+        minted["sub"],
+        "the id comes from `oid`"
+    );
+    let no_oid = idp_claims();
+    assert_eq!(
+        refusal(&mut g, &idp_token(&no_oid), NOW),
+        (401, "claim_missing")
+    );
+    // iat is required.
+    let mut no_iat = idp_claims();
+    no_iat.as_object_mut().unwrap().remove("iat");
+    assert_eq!(
+        refusal(&mut gate(&config(json!({}))), &idp_token(&no_iat), NOW),
+        (401, "claim_missing")
+    );
+    // The enrollment fact goes where the gate reads it.
+    let mut cfg = config(json!({"require_mfa": true, "aal2_when": {"acr": ["mfa"]}}));
+    cfg["enrollment"] = json!({"claim": "app_metadata.mfa"});
+    let (_, nested, _) = exchange(&mut gate(&cfg), &idp_token(&idp_claims()), NOW);
+    assert_eq!(nested["app_metadata"]["mfa"], true);
+    assert!(nested.get("mfa_enrolled").is_none());
+    // Config: a provider can be none of the gate's issuers; require_mfa needs a rule; no mapping onto
+    // the enrollment claim.
+    let err = |cfg: Value| GateConfig::from_json(&cfg.to_string()).unwrap_err().field;
+    let mut clash = config(json!({"issuer": "https://partner.example.com/auth/v1"}));
+    clash["keys"]["extra_issuers"] = json!([{"issuer": "https://partner.example.com/auth/v1", "jwks": {"keys": [es256_jwk(&es256_key(5), "p")]}}]);
+    assert_eq!(err(clash), "exchange.providers[0].issuer");
+    assert_eq!(
+        err(config(json!({"require_mfa": true}))),
+        "exchange.providers[0].require_mfa"
+    );
+    let mut onto = config(json!({"claims": {"app_metadata": {"mfa": "amr"}}}));
+    onto["enrollment"] = json!({"claim": "app_metadata.mfa"});
+    assert_eq!(err(onto), "exchange.providers[0].claims.app_metadata.mfa");
+}
+
+#[test]
+fn a_project_token_signed_with_the_exchange_key_is_not_taken_for_a_minted_one() {
+    // Supabase Auth signing with the exchange key (a misconfiguration): its tokens lack the mark, so
+    // the gate still asks Auth about their users.
+    let mut g = gate(&config(json!({})));
+    let t = sign(
+        &json!({"alg": "ES256", "kid": "exchange-1"}),
+        &supabase_claims(),
+        &Signer_::Es256(exchange_key()),
+    );
+    let auth = format!("Bearer {t}");
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("apikey", "sb_publishable_x"),
+    ];
+    let o = g.decide(
+        &Request {
+            method: "GET",
+            path: "/rest/v1/todos",
+            headers: &headers,
+        },
+        NOW,
+    );
+    assert!(matches!(o, Outcome::LookupEnrollment(_)), "{o:?}");
+}
+
+#[test]
+fn providers_sharing_a_jwks_url_both_get_the_keys() {
+    let key = rs256_jwk(&rs256_key(), "idp-rs");
+    let mut cfg = config(json!({"jwks": null, "jwks_url": IDP_JWKS}));
+    cfg["exchange"]["providers"].as_array_mut().unwrap().push(json!({"issuer": "https://idp.example.com/tenant-2", "jwks_url": IDP_JWKS, "audiences": [APP_AUD]}));
+    let mut g = gate(&cfg);
+    let t1 = idp_token(&idp_claims());
+    let mut c2 = idp_claims();
+    c2["iss"] = json!("https://idp.example.com/tenant-2");
+    let t2 = idp_token(&c2);
+    assert!(matches!(post(&mut g, &t1, NOW), Outcome::FetchKeys(_)));
+    g.jwks_fetched(
+        IDP_JWKS,
+        json!({"keys": [key]}).to_string().as_bytes(),
+        Some(600),
+        NOW,
+    )
+    .unwrap();
+    exchange(&mut g, &t1, NOW);
+    exchange(&mut g, &t2, NOW);
 }

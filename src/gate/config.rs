@@ -844,7 +844,22 @@ impl GateConfig {
         let all_issuers: Vec<String> = issuers.iter().map(|i| i.issuer.clone()).collect();
         let service_roles = service_roles(doc.service_roles, user_max_lifetime, &all_issuers)?;
 
-        let exchange = super::exchange::parse(doc.exchange, &supabase_issuer)?;
+        let exchange = super::exchange::parse(doc.exchange, &all_issuers)?;
+        if let Some(x) = &exchange {
+            for (i, p) in x.providers.iter().enumerate() {
+                if let Some((k, _)) = p
+                    .claims
+                    .app_metadata
+                    .iter()
+                    .find(|(k, _)| enrollment.claim == ["app_metadata", k.as_str()])
+                {
+                    return Err(ConfigError::new(
+                        format!("exchange.providers[{i}].claims.app_metadata.{k}"),
+                        "would write the enrollment claim (enrollment.claim); the exchange sets it itself",
+                    ));
+                }
+            }
+        }
         if let Some(longest) = service_roles.iter().map(|s| s.max_lifetime).max() {
             validation.max_lifetime = Some(longest.max(user_max_lifetime));
         }

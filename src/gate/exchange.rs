@@ -67,6 +67,7 @@ struct ProviderDoc {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ClaimMapDoc {
+    sub: Option<String>,
     email: Option<String>,
     phone: Option<String>,
     tenant: Option<String>,
@@ -107,9 +108,11 @@ pub struct Provider {
 /// IdP claim names (dotted paths) for the minted token's claims.
 #[derive(Clone, Debug, Default)]
 pub struct ClaimMap {
-    /// → `email`.
+    /// The IdP's stable user id (default `sub`; e.g. `oid` for Entra ID), from which `sub` is derived.
+    pub sub: Vec<String>,
+    /// → `email` (only when the IdP says `email_verified: true`).
     pub email: Option<Vec<String>>,
-    /// → `phone`.
+    /// → `phone` (only when the IdP says `phone_number_verified: true`).
     pub phone: Option<Vec<String>>,
     /// → `app_metadata.tenant_id` and the top-level `tenant_id` (route predicates can use either).
     pub tenant: Option<Vec<String>>,
@@ -145,10 +148,13 @@ fn path_of(raw: &str, field: &str) -> Result<Vec<String>, ConfigError> {
     Ok(parts)
 }
 
+/// `issuers`: the gate's own issuers, the project's first (a provider may be none of them: its tokens
+/// would then pass the project's routes directly).
 pub(super) fn parse(
     doc: ExchangeDoc,
-    supabase_issuer: &str,
+    issuers: &[String],
 ) -> Result<Option<ExchangeConfig>, ConfigError> {
+    let supabase_issuer = issuers[0].as_str();
     if doc.providers.is_empty() {
         let configured = doc.path.is_some()
             || doc.signing_key_env.is_some()
@@ -191,10 +197,10 @@ pub(super) fn parse(
     let mut providers = Vec::new();
     for (i, p) in doc.providers.into_iter().enumerate() {
         let field = |n: &str| format!("exchange.providers[{i}].{n}");
-        if p.issuer.is_empty() || p.issuer == supabase_issuer {
+        if p.issuer.is_empty() || issuers.contains(&p.issuer) {
             return Err(ConfigError::new(
                 field("issuer"),
-                "must be the identity provider's exact `iss` (not the project's own)",
+                "must be the identity provider's exact `iss`, not an issuer the gate accepts on its routes",
             ));
         }
         if providers.iter().any(|q: &Provider| q.issuer == p.issuer) {
@@ -248,6 +254,7 @@ pub(super) fn parse(
             audiences: p.audiences,
             required: vec![
                 RequiredClaim::Exp,
+                RequiredClaim::Iat,
                 RequiredClaim::Sub,
                 RequiredClaim::Aud,
                 RequiredClaim::Iss,
@@ -258,7 +265,14 @@ pub(super) fn parse(
             v.map(|s| path_of(&s, &format!("exchange.providers[{i}].claims.{n}")))
                 .transpose()
         };
+        if p.require_mfa && p.aal2_when.acr.is_empty() && p.aal2_when.amr.is_empty() {
+            return Err(ConfigError::new(
+                field("require_mfa"),
+                "needs an `aal2_when` rule: without one no token of this provider could reach aal2",
+            ));
+        }
         let claims = ClaimMap {
+            sub: map(p.claims.sub, "sub")?.unwrap_or_else(|| vec!["sub".to_owned()]),
             email: map(p.claims.email, "email")?,
             phone: map(p.claims.phone, "phone")?,
             tenant: map(p.claims.tenant, "tenant")?,
@@ -269,7 +283,15 @@ pub(super) fn parse(
                 .map(|(k, v)| {
                     let f = format!("exchange.providers[{i}].claims.app_metadata.{k}");
                     if k.is_empty()
-                        || matches!(k.as_str(), "provider" | "providers" | "idp_iss" | "idp_sub")
+                        || matches!(
+                            k.as_str(),
+                            "provider"
+                                | "providers"
+                                | "idp_iss"
+                                | "idp_sub"
+                                | "tenant_id"
+                                | "mfa_enrolled"
+                        )
                     {
                         return Err(ConfigError::new(f, "is a name the exchange sets itself"));
                     }
@@ -328,6 +350,7 @@ pub fn derived_uuid(parts: &[&str]) -> String {
     )
 }
 
+#[cfg(test)]
 fn is_uuid(s: &str) -> bool {
     s.len() == 36
         && s.char_indices().all(|(i, c)| {
@@ -357,17 +380,25 @@ pub fn is_aal2(p: &Provider, claims: &Claims) -> bool {
     acr_ok || amr_ok
 }
 
-/// The claims of the token to mint for a verified IdP token, at `now`.
-pub fn minted_claims(cfg: &ExchangeConfig, p: &Provider, idp: &Claims, now: u64) -> Value {
-    let idp_sub = idp.sub.clone().unwrap_or_default();
-    // Supabase's `auth.uid()` casts `sub` to uuid: an IdP id that is not one is mapped to a stable one.
-    let sub = if is_uuid(&idp_sub) {
-        idp_sub.to_ascii_lowercase()
-    } else {
-        derived_uuid(&["aalgate-exchange-sub", &p.issuer, &idp_sub])
-    };
-    let text = |path: &Option<Vec<String>>| {
+/// The claims of the token to mint for a verified IdP token, at `now`. `enrollment_claim` is the
+/// gate's `enrollment.claim` path, where the enrollment fact is written. `None` when the IdP token
+/// lacks the configured user id.
+pub fn minted_claims(
+    cfg: &ExchangeConfig,
+    p: &Provider,
+    idp: &Claims,
+    enrollment_claim: &[String],
+    now: u64,
+) -> Option<Value> {
+    let idp_sub = claim_at(idp, &p.claims.sub)?.as_str()?.to_owned();
+    // Always derived from (issuer, id), never taken as is: an IdP user whose id happens to be (or is
+    // chosen as) a Supabase user's UUID must not become that user. `auth.uid()` casts the result.
+    let sub = derived_uuid(&["aalgate-exchange-sub", &p.issuer, &idp_sub]);
+    // Only addresses the IdP vouches for: RLS rules compare `auth.jwt()->>'email'`.
+    let verified_text = |path: &Option<Vec<String>>, flag: &str| {
+        let verified = idp.get(flag).and_then(Value::as_bool) == Some(true);
         path.as_ref()
+            .filter(|_| verified)
             .and_then(|p| claim_at(idp, p))
             .and_then(Value::as_str)
             .unwrap_or("")
@@ -388,11 +419,13 @@ pub fn minted_claims(cfg: &ExchangeConfig, p: &Provider, idp: &Claims, now: u64)
     app_metadata.insert("provider".into(), json!("aalgate_exchange"));
     app_metadata.insert("idp_iss".into(), json!(p.issuer));
     app_metadata.insert("idp_sub".into(), json!(idp_sub));
+    // A tenant is one string (route predicates and `->>` compare it as such).
     let tenant = p
         .claims
         .tenant
         .as_ref()
         .and_then(|path| claim_at(idp, path))
+        .filter(|v| v.is_string())
         .cloned();
     if let Some(t) = &tenant {
         app_metadata.insert("tenant_id".into(), t.clone());
@@ -409,20 +442,30 @@ pub fn minted_claims(cfg: &ExchangeConfig, p: &Provider, idp: &Claims, now: u64)
         "sub": sub,
         "iat": now,
         "exp": exp,
-        "email": text(&p.claims.email),
-        "phone": text(&p.claims.phone),
+        "email": verified_text(&p.claims.email, "email_verified"),
+        "phone": verified_text(&p.claims.phone, "phone_number_verified"),
         "aal": if aal2 { "aal2" } else { "aal1" },
         "amr": [{"method": "oauth", "provider": p.issuer, "timestamp": idp.iat.unwrap_or(now)}],
         "session_id": derived_uuid(&["aalgate-exchange-session", &p.issuer, &idp_sub, &session_marker]),
         "is_anonymous": false,
         "app_metadata": app_metadata,
         "user_metadata": {},
-        "mfa_enrolled": aal2 || p.require_mfa,
     });
     if let Some(t) = tenant {
         out["tenant_id"] = t;
     }
-    out
+    // The enrollment fact where the gate reads it (`enrollment.claim`, e.g. a nested path).
+    let mut slot = &mut out;
+    if let Some((last, parents)) = enrollment_claim.split_last() {
+        for key in parents {
+            if !slot.get(key).is_some_and(Value::is_object) {
+                slot[key] = json!({});
+            }
+            slot = &mut slot[key];
+        }
+        slot[last] = json!(aal2 || p.require_mfa);
+    }
+    Some(out)
 }
 
 /// The endpoint's successful answer body.
@@ -440,8 +483,9 @@ pub fn token_body(access_token: &str, now: u64, exp: u64) -> Value {
 /// What the gate keeps for the exchange: the signing key and each provider's keys.
 pub(super) struct ExchangeState {
     signer: SigningKey,
-    /// Fingerprint of the signer's public key: tokens the gate later sees signed with it are ours.
-    signer_fingerprint: [u8; 32],
+    /// Fingerprints of every key in the exchange's key file (the signer and keys retired by a
+    /// rotation): tokens the gate later sees signed with them may be ours.
+    fingerprints: Vec<[u8; 32]>,
     /// One key store per provider (same order as the config's providers).
     stores: Vec<KeyStore>,
     concluded: HashMap<TokenDigest, Result<VerifiedToken>>,
@@ -502,10 +546,14 @@ impl ExchangeState {
                 Some(k.swap_remove(i))
             })
             .expect("read and checked above");
-        let signer_fingerprint = crate::keys::import_jwk(&signer.public_jwk())
-            .map_err(|e| ConfigError::new(key_field, e.to_string()))?
-            .fingerprint()
-            .to_owned();
+        let fingerprints = keys
+            .iter()
+            .map(|k| {
+                crate::keys::import_jwk(&k.public_jwk())
+                    .map(|e| *e.fingerprint())
+                    .map_err(|e| ConfigError::new(key_field, e.to_string()))
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
         let mut stores = Vec::new();
         for (i, p) in cfg.providers.iter().enumerate() {
             let mut local = KeySet::new();
@@ -529,7 +577,7 @@ impl ExchangeState {
         }
         Ok(ExchangeState {
             signer,
-            signer_fingerprint,
+            fingerprints,
             stores,
             concluded: HashMap::new(),
         })
@@ -542,14 +590,26 @@ impl ExchangeState {
         self.concluded.insert(digest, result);
     }
 
-    /// Whether a verified token was signed with the exchange's own key (a token it minted).
-    pub(super) fn minted(&self, token: &VerifiedToken) -> bool {
-        token.key_fingerprint() == &self.signer_fingerprint
+    /// Whether a verified token is one the exchange minted: signed with one of its keys (the current
+    /// one, or one it signed with before a rotation), with its issuer and its `app_metadata.provider`
+    /// mark (Supabase Auth writes `app_metadata` itself, so its own tokens never carry the mark, even
+    /// if it were ever to sign with this key).
+    pub(super) fn minted(&self, token: &VerifiedToken, issuer: &str) -> bool {
+        let c = token.claims();
+        self.fingerprints.contains(token.key_fingerprint())
+            && c.iss.as_deref() == Some(issuer)
+            && c.get("app_metadata")
+                .and_then(|m| m.get("provider"))
+                .and_then(Value::as_str)
+                == Some("aalgate_exchange")
     }
 
-    /// The store that fetches `url`, if one of the providers' does.
-    pub(super) fn store_for(&mut self, url: &str) -> Option<&mut KeyStore> {
-        self.stores.iter_mut().find(|s| s.fetches(url))
+    /// The providers' stores that fetch `url` (several providers may share one JWKS URL).
+    pub(super) fn stores_for<'a>(
+        &'a mut self,
+        url: &'a str,
+    ) -> impl Iterator<Item = &'a mut KeyStore> + 'a {
+        self.stores.iter_mut().filter(move |s| s.fetches(url))
     }
 }
 
@@ -640,7 +700,18 @@ impl Gate {
             .as_ref()
             .expect("exchange path implies config");
         let provider = &cfg.providers[i];
-        let claims = minted_claims(cfg, provider, verified.claims(), now);
+        let Some(claims) = minted_claims(
+            cfg,
+            provider,
+            verified.claims(),
+            &self.config.enrollment.claim,
+            now,
+        ) else {
+            return refuse(Error::new(
+                Code::ClaimMissing,
+                "the identity provider's token lacks the configured user id claim",
+            ));
+        };
         let exp = claims["exp"].as_u64().unwrap_or(now);
         if exp <= now {
             return refuse(Error::new(

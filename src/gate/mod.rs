@@ -201,7 +201,7 @@ pub enum Outcome {
 }
 
 /// Material the adapter read at load time (the core reads no files and no environment).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Resources {
     /// The HS256 secret (from `keys.hs256_secret_env` or `keys.hs256_secret_file`), for the Supabase issuer.
     pub hs256_secret: Option<Vec<u8>>,
@@ -209,6 +209,20 @@ pub struct Resources {
     pub jwks_files: Vec<Option<Vec<u8>>>,
     /// The token exchange's private signing key: a JWK, or a signing-keys file (its `sign` key).
     pub exchange_signing_key: Option<Vec<u8>>,
+}
+
+/// Secrets: `Debug` says only what is present.
+impl std::fmt::Debug for Resources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resources")
+            .field("hs256_secret", &self.hs256_secret.as_ref().map(|_| "…"))
+            .field("jwks_files", &self.jwks_files.len())
+            .field(
+                "exchange_signing_key",
+                &self.exchange_signing_key.as_ref().map(|_| "…"),
+            )
+            .finish()
+    }
 }
 
 /// The gate. Build once (per isolate), call [`Gate::decide`] per request.
@@ -673,7 +687,10 @@ impl Gate {
         // 9. The enrollment fact, when the route needs it (may take an Auth lookup first).
         let enrolled = if policy::needs_enrollment(&rule, verified.claims()) {
             // Tokens the exchange minted are for users Supabase Auth does not know: their claim decides.
-            let minted = self.exchange.as_ref().is_some_and(|x| x.minted(&verified));
+            let minted = match (&self.exchange, &self.config.exchange) {
+                (Some(x), Some(c)) => x.minted(&verified, &c.issuer),
+                _ => false,
+            };
             let from_project =
                 !minted && verified.claims().iss.as_deref() == Some(self.config.supabase_issuer());
             let creds = LookupCredentials {
@@ -848,18 +865,27 @@ impl Gate {
         max_age: Option<u64>,
         now: u64,
     ) -> Result<Vec<crate::keys::SkippedKey>> {
-        match self.exchange.as_mut().and_then(|x| x.store_for(url)) {
-            Some(store) => store.fetched(url, body, max_age, now),
-            None => self.keys.fetched(url, body, max_age, now),
+        // Every store that fetches this URL gets it (providers may share a JWKS URL).
+        let mut result = None;
+        if let Some(x) = self.exchange.as_mut() {
+            for store in x.stores_for(url) {
+                result = Some(store.fetched(url, body, max_age, now));
+            }
         }
+        if self.keys.fetches(url) || result.is_none() {
+            result = Some(self.keys.fetched(url, body, max_age, now));
+        }
+        result.expect("set above")
     }
 
     /// Records a failed fetch of an [`Outcome::FetchKeys`] URL.
     pub fn jwks_fetch_failed(&mut self, url: &str, now: u64) {
-        match self.exchange.as_mut().and_then(|x| x.store_for(url)) {
-            Some(store) => store.fetch_failed(url, now),
-            None => self.keys.fetch_failed(url, now),
+        if let Some(x) = self.exchange.as_mut() {
+            for store in x.stores_for(url) {
+                store.fetch_failed(url, now);
+            }
         }
+        self.keys.fetch_failed(url, now);
     }
 
     /// Delivers the adapter's answer to an [`Outcome::LookupEnrollment`] job: the HTTP status and body,
