@@ -539,3 +539,25 @@ fn providers_sharing_a_jwks_url_both_get_the_keys() {
     exchange(&mut g, &t1, NOW);
     exchange(&mut g, &t2, NOW);
 }
+
+#[test]
+fn a_provider_key_can_be_a_pem_public_key() {
+    use rsa::pkcs8::EncodePublicKey;
+    let pem = rsa::RsaPublicKey::from(&rs256_key())
+        .to_public_key_pem(rsa::pkcs8::LineEnding::LF)
+        .unwrap();
+    let mut g = gate(&config(
+        json!({"jwks": null, "public_key_pem": pem, "kid": "idp-rs"}),
+    ));
+    exchange(&mut g, &idp_token(&idp_claims()), NOW);
+    let err = |p: Value| GateConfig::from_json(&config(p).to_string()).unwrap_err();
+    let e = err(
+        json!({"jwks": null, "public_key_pem": "-----BEGIN PUBLIC KEY-----\nnot base64!\n-----END PUBLIC KEY-----"}),
+    );
+    assert_eq!(e.field, "exchange.providers[0].public_key_pem");
+    let e = err(
+        json!({"jwks": null, "public_key_pem": "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----"}),
+    );
+    assert_eq!(e.field, "exchange.providers[0].public_key_pem");
+    assert_eq!(err(json!({"kid": "x"})).field, "exchange.providers[0].kid");
+}

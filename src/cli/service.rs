@@ -399,6 +399,10 @@ pub(super) fn run_sql(command: SqlCommand) -> Result<ExitCode, String> {
          create role {role} nologin noinherit;\n\
          -- PostgREST connects as `authenticator` and switches to the token's role.\n\
          grant {role} to authenticator;\n\
+         -- Start from nothing (no-ops for a new role; they undo an earlier version of this file).\n\
+         revoke all privileges on all tables in schema \"public\" from {role};\n\
+         revoke all privileges on all sequences in schema \"public\" from {role};\n\
+         revoke all privileges on all functions in schema \"public\" from {role};\n\
          grant usage on schema \"public\" to {role};\n",
         name = args.name
     );

@@ -54,6 +54,9 @@ struct ProviderDoc {
     jwks_url: Option<String>,
     jwks: Option<Value>,
     jwk: Option<Value>,
+    public_key_pem: Option<String>,
+    /// The `kid` the IdP puts on its tokens, for a `public_key_pem` key.
+    kid: Option<String>,
     audiences: Vec<String>,
     algorithms: Option<Vec<String>>,
     #[serde(default)]
@@ -206,13 +209,29 @@ pub(super) fn parse(
         if providers.iter().any(|q: &Provider| q.issuer == p.issuer) {
             return Err(ConfigError::new(field("issuer"), "is listed twice"));
         }
-        let sources = [p.jwks_url.is_some(), p.jwks.is_some(), p.jwk.is_some()];
+        let sources = [
+            p.jwks_url.is_some(),
+            p.jwks.is_some(),
+            p.jwk.is_some(),
+            p.public_key_pem.is_some(),
+        ];
         if sources.iter().filter(|s| **s).count() != 1 {
             return Err(ConfigError::new(
                 field("jwks_url"),
-                "give exactly one of `jwks_url`, `jwks` or `jwk`",
+                "give exactly one of `jwks_url`, `jwks`, `jwk` or `public_key_pem`",
             ));
         }
+        if p.kid.is_some() && p.public_key_pem.is_none() {
+            return Err(ConfigError::new(
+                field("kid"),
+                "names the `kid` of a `public_key_pem` key (JWKs carry their own)",
+            ));
+        }
+        let pem_jwk = p
+            .public_key_pem
+            .as_deref()
+            .map(|pem| pem_to_jwk(pem, p.kid.as_deref(), &field("public_key_pem")))
+            .transpose()?;
         if let Some(url) = &p.jwks_url {
             if !(url.starts_with("https://")
                 || url.starts_with("http://localhost")
@@ -221,7 +240,9 @@ pub(super) fn parse(
                 return Err(ConfigError::new(field("jwks_url"), "must be an https URL"));
             }
         }
-        let jwks_inline = p.jwks.or_else(|| p.jwk.map(|k| json!({ "keys": [k] })));
+        let jwks_inline = p
+            .jwks
+            .or_else(|| p.jwk.or(pem_jwk).map(|k| json!({ "keys": [k] })));
         if p.audiences.is_empty() || p.audiences.iter().any(String::is_empty) {
             return Err(ConfigError::new(
                 field("audiences"),
@@ -320,6 +341,41 @@ pub(super) fn parse(
         max_lifetime,
         providers,
     }))
+}
+
+/// A PEM `PUBLIC KEY` (SubjectPublicKeyInfo: RSA or EC P-256) as a JWK, which then goes through the
+/// same import rules as every key (size, curve, ROCA).
+fn pem_to_jwk(pem: &str, kid: Option<&str>, field: &str) -> Result<Value, ConfigError> {
+    use base64::Engine as _;
+    use p256::pkcs8::DecodePublicKey as _;
+    let bad = |why: &str| ConfigError::new(field, why.to_owned());
+    let text = pem.trim();
+    let body = text
+        .strip_prefix("-----BEGIN PUBLIC KEY-----")
+        .and_then(|r| r.strip_suffix("-----END PUBLIC KEY-----"))
+        .ok_or_else(|| bad("must be a PEM `PUBLIC KEY` block (SubjectPublicKeyInfo)"))?;
+    let b64: String = body.split_whitespace().collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|_| bad("is not valid base64 inside the PEM block"))?;
+    let mut jwk = if let Ok(k) = rsa::RsaPublicKey::from_public_key_der(&der) {
+        use rsa::traits::PublicKeyParts;
+        json!({"kty": "RSA", "alg": "RS256", "n": crate::b64::encode(&k.n().to_bytes_be()),
+            "e": crate::b64::encode(&k.e().to_bytes_be())})
+    } else if let Ok(k) = p256::PublicKey::from_public_key_der(&der) {
+        use p256::elliptic_curve::sec1::ToEncodedPoint as _;
+        let point = k.to_encoded_point(false);
+        json!({"kty": "EC", "crv": "P-256", "alg": "ES256",
+            "x": crate::b64::encode(point.x().expect("uncompressed")),
+            "y": crate::b64::encode(point.y().expect("uncompressed"))})
+    } else {
+        return Err(bad("is neither an RSA nor a P-256 public key"));
+    };
+    jwk["use"] = json!("sig");
+    if let Some(kid) = kid {
+        jwk["kid"] = json!(kid);
+    }
+    Ok(jwk)
 }
 
 fn claim_at<'c>(claims: &'c Claims, path: &[String]) -> Option<&'c Value> {
