@@ -21,7 +21,7 @@ use crate::crypto::{NativeProvider, SignatureProvider};
 use crate::error::{Code, Error, Result};
 use crate::keys::{KeySet, VerifyingKey};
 use crate::signing::{read_keys, signing_key, SigningKey};
-use crate::validation::{RequiredClaim, Validation};
+use crate::validation::Validation;
 use crate::verify::{prepare, validate_claims, KeySource, VerifiedToken};
 use crate::wire;
 use serde::Deserialize;
@@ -269,17 +269,11 @@ pub(super) fn parse(
                 return Err(ConfigError::new(field("algorithms"), "must not be empty"));
             }
         }
+        // The defaults otherwise: exp, iat, sub, aud and iss required, lifetime at most one day.
         let validation = Validation {
             algorithms,
             issuers: vec![p.issuer.clone()],
             audiences: p.audiences,
-            required: vec![
-                RequiredClaim::Exp,
-                RequiredClaim::Iat,
-                RequiredClaim::Sub,
-                RequiredClaim::Aud,
-                RequiredClaim::Iss,
-            ],
             ..Validation::default()
         };
         let map = |v: Option<String>, n: &str| {
