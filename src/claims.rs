@@ -139,6 +139,13 @@ impl Claims {
         self.all.get(name)
     }
 
+    /// A claim by dotted path (`app_metadata.role` is `["app_metadata", "role"]`).
+    pub fn at(&self, path: &[String]) -> Option<&Value> {
+        let (first, rest) = path.split_first()?;
+        rest.iter()
+            .try_fold(self.get(first)?, |v, key| v.as_object()?.get(key))
+    }
+
     /// Every claim.
     pub fn all(&self) -> &Map<String, Value> {
         &self.all

@@ -72,7 +72,8 @@ struct Parsed {
     query_keys: Vec<(String, String)>,
 }
 
-fn parse(request: &web_sys::Request, path_prefix: Option<&str>) -> Result<Parsed, JsValue> {
+/// The parts of a request `proxy` judges and forwards (`check` gets them from the shim instead).
+fn parse(request: &web_sys::Request) -> Result<Parsed, JsValue> {
     let url = web_sys::Url::new(&request.url())?;
     let mut entries = Vec::new();
     for entry in js_sys::try_iter(&request.headers())?.ok_or("Headers are not iterable")? {
@@ -82,11 +83,7 @@ fn parse(request: &web_sys::Request, path_prefix: Option<&str>) -> Result<Parsed
         };
         entries.push((name, value));
     }
-    let pathname = url.pathname();
-    let path = match path_prefix {
-        Some(prefix) => format!("{}{pathname}", prefix.trim_end_matches('/')),
-        None => pathname,
-    };
+    let path = url.pathname();
     let search = url.search();
     Ok(Parsed {
         method: request.method(),
@@ -289,7 +286,7 @@ impl JsGate {
     ) -> js_sys::Promise {
         let state = Rc::clone(&self.state);
         future_to_promise(async move {
-            let parsed = parse(&request, None)?;
+            let parsed = parse(&request)?;
             let verdict = decide(&state, &parsed).await;
             let log = JsValue::from(verdict.log_line(None));
             let response = match &verdict.decision {

@@ -194,7 +194,7 @@ impl EnrollmentStore {
         creds: &LookupCredentials<'_>,
         now: u64,
     ) -> Fact {
-        let claim = claim_at(claims, &cfg.claim).and_then(Value::as_bool);
+        let claim = claims.at(&cfg.claim).and_then(Value::as_bool);
         let api_usable = from_project && cfg.source != EnrollmentSource::Claim;
         let claim_fact = || claim.map_or(Fact::Unknown, |c| Fact::Known(c, FactSource::Claim));
         if !api_usable {
@@ -327,12 +327,6 @@ impl EnrollmentStore {
         };
         self.answers.put(job.sub.clone(), entry);
     }
-}
-
-fn claim_at<'c>(claims: &'c Claims, path: &[String]) -> Option<&'c Value> {
-    let (first, rest) = path.split_first()?;
-    rest.iter()
-        .try_fold(claims.get(first)?, |v, key| v.as_object()?.get(key))
 }
 
 /// Reads Supabase Auth's answer to `GET /auth/v1/user`: 200 and a user object whose `id` is `sub`;

@@ -14,15 +14,14 @@ use super::cache::TokenDigest;
 use super::config::ConfigError;
 use super::config::JwksTiming;
 use super::keystore::KeyStore;
-use super::{Gate, Request, Resources, Run, SignatureJob, Step};
+use super::{Gate, Request, Resources, Run, Step, Verification};
 use crate::alg::{Algorithm, AlgorithmSet};
 use crate::claims::Claims;
-use crate::crypto::{NativeProvider, SignatureProvider};
 use crate::error::{Code, Error, Result};
-use crate::keys::{KeySet, VerifyingKey};
+use crate::keys::KeySet;
 use crate::signing::{read_keys, signing_key, SigningKey};
 use crate::validation::Validation;
-use crate::verify::{prepare, validate_claims, KeySource, VerifiedToken};
+use crate::verify::VerifiedToken;
 use crate::wire;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -372,12 +371,6 @@ fn pem_to_jwk(pem: &str, kid: Option<&str>, field: &str) -> Result<Value, Config
     Ok(jwk)
 }
 
-fn claim_at<'c>(claims: &'c Claims, path: &[String]) -> Option<&'c Value> {
-    let (first, rest) = path.split_first()?;
-    rest.iter()
-        .try_fold(claims.get(first)?, |v, key| v.as_object()?.get(key))
-}
-
 /// A UUID (version 8, RFC 9562: custom) from SHA-256 of the parts: the same input always gives the
 /// same id, and `auth.uid()` (a cast to uuid) works on it.
 pub fn derived_uuid(parts: &[&str]) -> String {
@@ -440,7 +433,7 @@ pub fn minted_claims(
     enrollment_claim: &[String],
     now: u64,
 ) -> Option<Value> {
-    let idp_sub = claim_at(idp, &p.claims.sub)?.as_str()?.to_owned();
+    let idp_sub = idp.at(&p.claims.sub)?.as_str()?.to_owned();
     // Always derived from (issuer, id), never taken as is: an IdP user whose id happens to be (or is
     // chosen as) a Supabase user's UUID must not become that user. `auth.uid()` casts the result.
     let sub = derived_uuid(&["aalgate-exchange-sub", &p.issuer, &idp_sub]);
@@ -449,7 +442,7 @@ pub fn minted_claims(
         let verified = idp.get(flag).and_then(Value::as_bool) == Some(true);
         path.as_ref()
             .filter(|_| verified)
-            .and_then(|p| claim_at(idp, p))
+            .and_then(|p| idp.at(p))
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_owned()
@@ -474,14 +467,14 @@ pub fn minted_claims(
         .claims
         .tenant
         .as_ref()
-        .and_then(|path| claim_at(idp, path))
+        .and_then(|path| idp.at(path))
         .filter(|v| v.is_string())
         .cloned();
     if let Some(t) = &tenant {
         app_metadata.insert("tenant_id".into(), t.clone());
     }
     for (key, path) in &p.claims.app_metadata {
-        if let Some(v) = claim_at(idp, path) {
+        if let Some(v) = idp.at(path) {
             app_metadata.insert(key.clone(), v.clone());
         }
     }
@@ -538,25 +531,8 @@ pub(super) struct ExchangeState {
     fingerprints: Vec<[u8; 32]>,
     /// One key store per provider (same order as the config's providers).
     stores: Vec<KeyStore>,
-    concluded: HashMap<TokenDigest, Result<VerifiedToken>>,
-}
-
-struct ProviderKeys<'a> {
-    store: &'a KeyStore,
-    now: u64,
-}
-
-impl KeySource for ProviderKeys<'_> {
-    fn select_key(
-        &self,
-        alg: Algorithm,
-        kid: Option<&str>,
-        payload: &[u8],
-    ) -> Result<(&crate::keys::KeyEntry, Option<&str>)> {
-        self.store
-            .select(alg, kid, payload, self.now)
-            .map(|(k, iss)| (k, Some(iss)))
-    }
+    /// Signature verdicts the adapter delivered for providers' tokens.
+    pub(super) concluded: HashMap<TokenDigest, Result<VerifiedToken>>,
 }
 
 impl ExchangeState {
@@ -580,22 +556,15 @@ impl ExchangeState {
                 ),
             )
         })?;
-        let keys = read_keys(raw).map_err(|e| ConfigError::new(key_field, e))?;
-        let signer = signing_key(&keys).map_err(|e| ConfigError::new(key_field, e))?;
+        let mut keys = read_keys(raw).map_err(|e| ConfigError::new(key_field, e))?;
+        let current = signing_key(&keys).map_err(|e| ConfigError::new(key_field, e))?;
         // ES256 only: RSA signing here would be unblinded on a network-facing endpoint.
-        if signer.alg() != Algorithm::Es256 {
+        if current.alg() != Algorithm::Es256 {
             return Err(ConfigError::new(
                 key_field,
                 "must be an ES256 key (aalgate keygen --alg ES256)",
             ));
         }
-        let signer = read_keys(raw)
-            .ok()
-            .and_then(|mut k| {
-                let i = k.iter().position(SigningKey::signs)?;
-                Some(k.swap_remove(i))
-            })
-            .expect("read and checked above");
         let fingerprints = keys
             .iter()
             .map(|k| {
@@ -604,6 +573,11 @@ impl ExchangeState {
                     .map_err(|e| ConfigError::new(key_field, e.to_string()))
             })
             .collect::<std::result::Result<Vec<_>, _>>()?;
+        let signer = keys.swap_remove(
+            keys.iter()
+                .position(SigningKey::signs)
+                .expect("signing_key found it"),
+        );
         let mut stores = Vec::new();
         for (i, p) in cfg.providers.iter().enumerate() {
             let mut local = KeySet::new();
@@ -631,13 +605,6 @@ impl ExchangeState {
             stores,
             concluded: HashMap::new(),
         })
-    }
-
-    pub(super) fn concluded(&mut self, digest: TokenDigest, result: Result<VerifiedToken>) {
-        if self.concluded.len() >= 1024 {
-            self.concluded.clear();
-        }
-        self.concluded.insert(digest, result);
     }
 
     /// Whether a verified token is one the exchange minted: signed with one of its keys (the current
@@ -796,67 +763,16 @@ impl Gate {
         now: u64,
     ) -> std::result::Result<VerifiedToken, Step> {
         let cfg = self.config.exchange.as_ref().expect("exchange config");
-        let validation = &cfg.providers[i].validation;
         let x = self.exchange.as_mut().expect("exchange state");
-        if let Some(result) = x.concluded.remove(&digest) {
-            let result = result.and_then(|v| {
-                validation.check(v.claims(), now)?;
-                if !x.stores[i].has_fingerprint(v.key_fingerprint(), now) {
-                    return Err(Error::new(
-                        Code::KeyUnknown,
-                        "the key that verified the token is gone",
-                    ));
-                }
-                Ok(v)
-            });
-            return result.map_err(Step::Reject);
+        Verification {
+            keys: &mut x.stores[i],
+            validation: &cfg.providers[i].validation,
+            concluded: &mut x.concluded,
+            provider: self.provider.as_deref(),
+            exchange_provider: Some(i),
+            keys_unavailable: "the identity provider's keys could not be fetched",
         }
-        let due = x.stores[i].due(now);
-        if !due.is_empty() {
-            return Err(Step::Fetch(due));
-        }
-        let source = ProviderKeys {
-            store: &x.stores[i],
-            now,
-        };
-        let result = match prepare(token, &source, validation) {
-            Ok(pending) => match (self.provider.as_deref(), pending.key()) {
-                (provider @ Some(_), _) | (provider @ None, VerifyingKey::Hs256(_)) => {
-                    let provider: &dyn SignatureProvider = provider.unwrap_or(&NativeProvider);
-                    let valid =
-                        provider.verify(pending.key(), pending.message(), pending.signature());
-                    pending
-                        .conclude(valid)
-                        .and_then(|signed| validate_claims(signed, validation, now))
-                }
-                (None, _) => {
-                    return Err(Step::Verify(Box::new(SignatureJob {
-                        digest,
-                        pending,
-                        provider: Some(i),
-                    })))
-                }
-            },
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(v) => Ok(v),
-            Err(e) if e.code() == Code::KeyUnknown => {
-                let x = self.exchange.as_mut().expect("exchange state");
-                let due = x.stores[i].due_for_unknown_kid(now);
-                if !due.is_empty() {
-                    return Err(Step::Fetch(due));
-                }
-                if x.stores[i].missing_remote(now) {
-                    return Err(Step::Reject(Error::new(
-                        Code::JwksUnavailable,
-                        "the identity provider's keys could not be fetched",
-                    )));
-                }
-                Err(Step::Reject(e))
-            }
-            Err(e) => Err(Step::Reject(e)),
-        }
+        .run(token, digest, now)
     }
 }
 

@@ -22,6 +22,7 @@ pub mod route;
 use crate::crypto::{NativeProvider, SignatureProvider};
 use crate::error::{Code, Error, Result};
 use crate::keys::{HmacSecret, KeyEntry, KeySet, VerifyingKey};
+use crate::validation::Validation;
 use crate::verify::{prepare, validate_claims, KeySource, PendingSignature, VerifiedToken};
 use crate::wire::{reject_with_cors, Rejection};
 use crate::Algorithm;
@@ -254,6 +255,103 @@ impl KeySource for StoreAt<'_> {
         self.store
             .select(alg, kid, payload, self.now)
             .map(|(k, iss)| (k, Some(iss)))
+    }
+}
+
+/// What one token is verified against: a key store, its rules, and where the adapter's signature
+/// verdicts wait. The project's routes and each exchange provider have their own; the steps are the
+/// same for all.
+struct Verification<'a> {
+    keys: &'a mut KeyStore,
+    validation: &'a Validation,
+    concluded: &'a mut HashMap<TokenDigest, Result<VerifiedToken>>,
+    /// `None`: asymmetric signatures are checked by the adapter ([`Outcome::VerifySignature`]).
+    provider: Option<&'a dyn SignatureProvider>,
+    /// Carried by a signature job, so its verdict comes back to the right place.
+    exchange_provider: Option<usize>,
+    /// The refusal's context when no keys could be fetched.
+    keys_unavailable: &'static str,
+}
+
+impl Verification<'_> {
+    /// Full verification of a token not in the cache: keys (maybe a fetch first), signature (maybe by
+    /// the adapter), claims.
+    fn run(
+        self,
+        token: &str,
+        digest: TokenDigest,
+        now: u64,
+    ) -> std::result::Result<VerifiedToken, Step> {
+        // A verdict the adapter delivered for this exact token. It may be older than this request (a
+        // concurrent request for the same token delivered it), so the time-dependent claims and the
+        // key are checked again, as on a cache hit.
+        let concluded = self.concluded.remove(&digest).map(|result| {
+            result.and_then(|v| {
+                self.validation.check(v.claims(), now)?;
+                if !self.keys.has_fingerprint(v.key_fingerprint(), now) {
+                    return Err(Error::new(
+                        Code::KeyUnknown,
+                        "the key that verified the token is gone",
+                    ));
+                }
+                Ok(v)
+            })
+        });
+        let result = match concluded {
+            Some(result) => result,
+            None => {
+                let due = self.keys.due(now);
+                if !due.is_empty() {
+                    return Err(Step::Fetch(due));
+                }
+                let source = StoreAt {
+                    store: self.keys,
+                    now,
+                };
+                match prepare(token, &source, self.validation) {
+                    Ok(pending) => match (self.provider, pending.key()) {
+                        // HMAC is cheap everywhere; only asymmetric checks go out to the adapter.
+                        (provider @ Some(_), _) | (provider @ None, VerifyingKey::Hs256(_)) => {
+                            let provider: &dyn SignatureProvider =
+                                provider.unwrap_or(&NativeProvider);
+                            let valid = provider.verify(
+                                pending.key(),
+                                pending.message(),
+                                pending.signature(),
+                            );
+                            pending
+                                .conclude(valid)
+                                .and_then(|signed| validate_claims(signed, self.validation, now))
+                        }
+                        (None, _) => {
+                            return Err(Step::Verify(Box::new(SignatureJob {
+                                digest,
+                                pending,
+                                provider: self.exchange_provider,
+                            })))
+                        }
+                    },
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        match result {
+            Ok(v) => Ok(v),
+            Err(e) if e.code() == Code::KeyUnknown => {
+                let due = self.keys.due_for_unknown_kid(now);
+                if !due.is_empty() {
+                    return Err(Step::Fetch(due));
+                }
+                if self.keys.missing_remote(now) {
+                    return Err(Step::Reject(Error::new(
+                        Code::JwksUnavailable,
+                        self.keys_unavailable,
+                    )));
+                }
+                Err(Step::Reject(e))
+            }
+            Err(e) => Err(Step::Reject(e)),
+        }
     }
 }
 
@@ -783,77 +881,16 @@ impl Gate {
         digest: TokenDigest,
         now: u64,
     ) -> std::result::Result<Arc<VerifiedToken>, Step> {
-        // A verdict the adapter just delivered for this exact token.
-        // A verdict the adapter delivered for this exact token. It may be older than this request (a
-        // concurrent request for the same token delivered it), so the time-dependent claims and the key
-        // are checked again, as on a cache hit.
-        let concluded = self.concluded.remove(&digest).map(|result| {
-            result.and_then(|v| {
-                self.config.validation.check(v.claims(), now)?;
-                if !self.keys.has_fingerprint(v.key_fingerprint(), now) {
-                    return Err(Error::new(
-                        Code::KeyUnknown,
-                        "the key that verified the token is gone",
-                    ));
-                }
-                Ok(v)
-            })
-        });
-        let result = match concluded {
-            Some(result) => result,
-            None => {
-                let due = self.keys.due(now);
-                if !due.is_empty() {
-                    return Err(Step::Fetch(due));
-                }
-                let source = StoreAt {
-                    store: &self.keys,
-                    now,
-                };
-                match prepare(token, &source, &self.config.validation) {
-                    Ok(pending) => match (self.provider.as_deref(), pending.key()) {
-                        // HMAC is cheap everywhere; only asymmetric checks go out to the adapter.
-                        (provider @ Some(_), _) | (provider @ None, VerifyingKey::Hs256(_)) => {
-                            let provider: &dyn SignatureProvider =
-                                provider.unwrap_or(&NativeProvider);
-                            let valid = provider.verify(
-                                pending.key(),
-                                pending.message(),
-                                pending.signature(),
-                            );
-                            pending.conclude(valid).and_then(|signed| {
-                                validate_claims(signed, &self.config.validation, now)
-                            })
-                        }
-                        (None, _) => {
-                            return Err(Step::Verify(Box::new(SignatureJob {
-                                digest,
-                                pending,
-                                provider: None,
-                            })))
-                        }
-                    },
-                    Err(e) => Err(e),
-                }
-            }
-        };
-        match result {
-            Ok(v) => Ok(Arc::new(v)),
-            Err(e) if e.code() == Code::KeyUnknown => {
-                let due = self.keys.due_for_unknown_kid(now);
-                if !due.is_empty() {
-                    return Err(Step::Fetch(due));
-                }
-                if self.keys.missing_remote(now) {
-                    return Err(Step::Reject(Error::new(
-                        Code::JwksUnavailable,
-                        "no signing keys could be fetched",
-                    )));
-                }
-                Err(Step::Reject(e))
-            }
-            Err(e) => Err(Step::Reject(e)),
+        Verification {
+            keys: &mut self.keys,
+            validation: &self.config.validation,
+            concluded: &mut self.concluded,
+            provider: self.provider.as_deref(),
+            exchange_provider: None,
+            keys_unavailable: "no signing keys could be fetched",
         }
+        .run(token, digest, now)
+        .map(Arc::new)
     }
 
     /// Records a JWKS fetched for an [`Outcome::FetchKeys`] URL, in whichever key store asked for it
@@ -914,32 +951,22 @@ impl Gate {
     /// `valid` must be the verdict of a real signature check of `job.message()` / `job.signature()`
     /// under `job.key()`: the gate trusts it.
     pub fn signature_checked(&mut self, job: SignatureJob, valid: bool, now: u64) {
-        if let Some(i) = job.provider {
-            if let Some(x) = &mut self.exchange {
-                let validation = &self
-                    .config
-                    .exchange
-                    .as_ref()
-                    .expect("exchange state implies config")
-                    .providers[i]
-                    .validation;
-                let result = job
-                    .pending
-                    .conclude(valid)
-                    .and_then(|signed| validate_claims(signed, validation, now));
-                x.concluded(job.digest, result);
-            }
-            return;
-        }
+        let (validation, concluded) = match job.provider {
+            None => (&self.config.validation, &mut self.concluded),
+            Some(i) => match (&self.config.exchange, &mut self.exchange) {
+                (Some(cfg), Some(x)) => (&cfg.providers[i].validation, &mut x.concluded),
+                _ => return,
+            },
+        };
         let result = job
             .pending
             .conclude(valid)
-            .and_then(|signed| validate_claims(signed, &self.config.validation, now));
+            .and_then(|signed| validate_claims(signed, validation, now));
         // Verdicts wait only for the very next decide of their request; bound the map anyway.
-        if self.concluded.len() >= 1024 {
-            self.concluded.clear();
+        if concluded.len() >= 1024 {
+            concluded.clear();
         }
-        self.concluded.insert(job.digest, result);
+        concluded.insert(job.digest, result);
     }
 }
 

@@ -8,7 +8,6 @@ use super::route::RouteRule;
 use crate::claims::{Aal, Claims};
 use crate::error::{Code, Error};
 use crate::verify::VerifiedToken;
-use serde_json::Value;
 
 /// What the policy learned, for logs and `explain`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -17,14 +16,8 @@ pub struct Facts {
     pub enrolled: Option<bool>,
 }
 
-fn claim_at<'c>(claims: &'c Claims, path: &[String]) -> Option<&'c Value> {
-    let (first, rest) = path.split_first()?;
-    rest.iter()
-        .try_fold(claims.get(first)?, |v, key| v.as_object()?.get(key))
-}
-
 fn predicate_holds(claims: &Claims, p: &ClaimPredicate) -> bool {
-    let Some(value) = claim_at(claims, &p.path) else {
+    let Some(value) = claims.at(&p.path) else {
         return false;
     };
     match &p.test {
