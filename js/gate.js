@@ -64,7 +64,15 @@ export function bind(runtime) {
       this.#pathPrefix = checkPathPrefix(options.pathPrefix);
       this.#log = options.log === false ? () => {} : (options.log ?? ((line) => console.log(line)));
       this.#clientIp = options.clientIp ?? runtime.clientIp;
-      if (options.log !== false) for (const w of inner.warnings) console.warn(`aalgate: ${w}`);
+      if (options.log !== false) {
+        console.log(`aalgate: ${inner.summary}`);
+        for (const w of inner.warnings) console.warn(`aalgate: ${w}`);
+      }
+    }
+
+    /** Whether `require_aal2_for_enrolled` is on, and the mode, in one line. */
+    get summary() {
+      return this.#inner.summary;
     }
 
     /** The project URL the gate guards. */

@@ -52,6 +52,8 @@ export interface ProtectContext {
 export interface AalGate {
   readonly upstream: string;
   readonly warnings: string[];
+  /** Whether `require_aal2_for_enrolled` is on, and the mode, in one line (logged at start). */
+  readonly summary: string;
   check(request: Request, options?: { pathPrefix?: string }): Promise<Decision>;
   /** `preflight: "handler"` passes CORS preflights to the handler instead of answering 204. */
   protect<A extends unknown[]>(

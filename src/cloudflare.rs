@@ -6,7 +6,7 @@
 //! isolate; a bad configuration answers every request with a 500 naming the problem.
 
 use crate::gate::config::ConfigError;
-use crate::gate::forwarding::{forwardable_headers, judged_headers, query_api_keys};
+use crate::gate::forwarding::forwardable_headers;
 use crate::gate::{Decision, Forward, Gate, Request as GateRequest, Verdict};
 use crate::wasm::http::{self, Inbound};
 use crate::wasm::{driver, micros, setup};
@@ -46,6 +46,7 @@ fn load(env: &Env) -> std::result::Result<State, ConfigError> {
     let loaded = setup::load(config_text.as_deref(), "AALGATE_CONFIG", &|name| {
         text(env, name)
     })?;
+    web_sys::console::log_1(&format!("aalgate: {}", loaded.gate.config().summary()).into());
     for w in loaded.warnings {
         web_sys::console::warn_1(&format!("aalgate: {w}").into());
     }
@@ -177,6 +178,7 @@ async fn selftest_decide(mut req: Request, env: &Env) -> Result<Response> {
             let gate_req = GateRequest {
                 method: "GET",
                 path: "/rest/v1/todos",
+                query: "",
                 headers: &headers,
             };
             let verdict = driver::decide(&state.gate, &gate_req).await;
@@ -203,12 +205,15 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     };
     let url = req.url()?;
     let headers = forwardable_headers(req.headers().entries().collect());
-    let query_keys = query_api_keys(url.query());
-    let refs = judged_headers(&headers, &query_keys);
+    let refs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
     let method = req.inner().method();
     let gate_req = GateRequest {
         method: &method,
         path: url.path(),
+        query: url.query().unwrap_or(""),
         headers: &refs,
     };
     let verdict = driver::decide(&state.gate, &gate_req).await;

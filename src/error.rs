@@ -78,6 +78,12 @@ pub enum Code {
     TokenRejected,
     /// The route needs Auth's answer about the user and there is no `apikey` to ask with.
     ApikeyRequired,
+    /// An API-key place (`apikey`, `x-api-key`, `?apikey=`) holds something that is neither a Supabase
+    /// API key nor an access token (or an oversized key).
+    ApikeyInvalid,
+    /// A multipart POST to Storage's S3 API (a POST-policy upload): its credentials travel in the form
+    /// body, which the gate does not read, and the route does not allow that.
+    FormCredentialsUnsupported,
     /// The gate's own endpoint does not take this method.
     MethodNotAllowed,
     /// The request path is ambiguous (dot segments, encoded slashes) and cannot be routed safely.
@@ -86,7 +92,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [Code; 33] = [
+    pub const ALL: [Code; 35] = [
         Code::TokenMalformed,
         Code::TokenTooLarge,
         Code::AlgNotAllowed,
@@ -118,6 +124,8 @@ impl Code {
         Code::EnrollmentUnavailable,
         Code::TokenRejected,
         Code::ApikeyRequired,
+        Code::ApikeyInvalid,
+        Code::FormCredentialsUnsupported,
         Code::MethodNotAllowed,
         Code::PathInvalid,
     ];
@@ -156,6 +164,8 @@ impl Code {
             Code::EnrollmentUnavailable => "enrollment_unavailable",
             Code::TokenRejected => "token_rejected",
             Code::ApikeyRequired => "apikey_required",
+            Code::ApikeyInvalid => "apikey_invalid",
+            Code::FormCredentialsUnsupported => "form_credentials_unsupported",
             Code::MethodNotAllowed => "method_not_allowed",
             Code::PathInvalid => "path_invalid",
         }

@@ -5,7 +5,7 @@
 //! Everything runtime-specific is injected: JWKS through the runtime's `fetch`, signatures through
 //! WebCrypto, the clock from `Date.now()` (all in [`crate::wasm`], shared with the Cloudflare Worker).
 
-use crate::gate::forwarding::{forwardable_headers, judged_headers, query_api_keys};
+use crate::gate::forwarding::forwardable_headers;
 use crate::gate::{Decision, Gate, Identity, Outcome, Request as GateRequest, Verdict};
 use crate::wasm::http::{self, Inbound};
 use crate::wasm::{driver, setup};
@@ -68,8 +68,8 @@ struct Parsed {
     path: String,
     /// What is forwarded (and what a handler behind `protect` sees).
     headers: Vec<(String, String)>,
-    /// `apikey` values from the query, judged with the headers.
-    query_keys: Vec<(String, String)>,
+    /// The query without `?` (credentials travel there too).
+    query: String,
 }
 
 /// The parts of a request `proxy` judges and forwards (`check` gets them from the shim instead).
@@ -87,18 +87,27 @@ fn parse(request: &web_sys::Request) -> Result<Parsed, JsValue> {
     let search = url.search();
     Ok(Parsed {
         method: request.method(),
-        query_keys: query_api_keys(search.strip_prefix('?')),
+        query: search.strip_prefix('?').unwrap_or("").to_owned(),
         url,
         path,
         headers: forwardable_headers(entries),
     })
 }
 
+/// The header list as the gate takes it.
+fn header_refs(headers: &[(String, String)]) -> Vec<(&str, &str)> {
+    headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect()
+}
+
 async fn decide(state: &State, parsed: &Parsed) -> Verdict {
-    let refs = judged_headers(&parsed.headers, &parsed.query_keys);
+    let refs = header_refs(&parsed.headers);
     let req = GateRequest {
         method: &parsed.method,
         path: &parsed.path,
+        query: &parsed.query,
         headers: &refs,
     };
     driver::decide(&state.gate, &req).await
@@ -222,6 +231,12 @@ impl JsGate {
         self.state.gate.borrow().config().cors_allow_origin.clone()
     }
 
+    /// One line saying whether `require_aal2_for_enrolled` is on, and the mode (for the start-up log).
+    #[wasm_bindgen(getter)]
+    pub fn summary(&self) -> String {
+        self.state.gate.borrow().config().summary()
+    }
+
     /// Warnings from loading the configuration.
     #[wasm_bindgen(getter)]
     pub fn warnings(&self) -> Vec<String> {
@@ -239,12 +254,12 @@ impl JsGate {
         headers: Vec<String>,
     ) -> JsValue {
         let forwarded = forwardable_headers(pairs(headers));
-        let query_keys = query_api_keys(Some(&query));
         let first = {
-            let refs = judged_headers(&forwarded, &query_keys);
+            let refs = header_refs(&forwarded);
             let req = GateRequest {
                 method: &method,
                 path: &path,
+                query: &query,
                 headers: &refs,
             };
             let outcome = self
@@ -259,10 +274,11 @@ impl JsGate {
         };
         let state = Rc::clone(&self.state);
         future_to_promise(async move {
-            let refs = judged_headers(&forwarded, &query_keys);
+            let refs = header_refs(&forwarded);
             let req = GateRequest {
                 method: &method,
                 path: &path,
+                query: &query,
                 headers: &refs,
             };
             let verdict = driver::resolve(&state.gate, &req, first).await;

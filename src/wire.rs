@@ -51,7 +51,9 @@ fn shape(code: Code) -> (u16, Challenge) {
         Code::JwksUnavailable | Code::EnrollmentUnavailable => (503, None),
         Code::KeyInvalid => (500, None),
         Code::TokenMissing | Code::ApikeyRequired => (401, Bare),
-        Code::CredentialsConflict | Code::PathInvalid => (400, Bearer("invalid_request")),
+        Code::CredentialsConflict | Code::PathInvalid | Code::FormCredentialsUnsupported => {
+            (400, Bearer("invalid_request"))
+        }
         Code::MethodNotAllowed => (405, None),
         Code::Aal2Required | Code::MfaRecencyRequired => (401, StepUp),
         Code::ServiceKeyForbidden
@@ -75,6 +77,7 @@ fn shape(code: Code) -> (u16, Challenge) {
         | Code::ClaimMissing
         | Code::ClaimInvalid
         | Code::CredentialsUnsupported
+        | Code::ApikeyInvalid
         | Code::TokenRejected
         | Code::TokenTooOld => (401, Bearer("invalid_token")),
     }
@@ -95,7 +98,12 @@ fn hint(code: Code) -> Option<&'static str> {
             Some("Retry shortly; whether the account has MFA could not be checked.")
         }
         Code::TokenRejected => Some("Sign in again; the session may have ended."),
-        Code::ApikeyRequired => Some("Send the publishable key as `apikey`, as supabase-js does."),
+        Code::ApikeyRequired | Code::ApikeyInvalid => {
+            Some("Send the publishable key as `apikey`, as supabase-js does.")
+        }
+        Code::FormCredentialsUnsupported => Some(
+            "Upload with a signed request (header-signed or presigned URL), or allow form credentials on this route.",
+        ),
         Code::Aal2Required | Code::MfaRecencyRequired => Some(
             "Complete an MFA challenge (supabase.auth.mfa.challengeAndVerify), then retry with the refreshed session.",
         ),
@@ -134,6 +142,10 @@ fn public_message(code: Code) -> &'static str {
         }
         Code::TokenRejected => "Supabase Auth did not accept the access token.",
         Code::ApikeyRequired => "This request needs the project's API key in the apikey header.",
+        Code::ApikeyInvalid => "The apikey is not a valid API key for this project.",
+        Code::FormCredentialsUnsupported => {
+            "Uploads that carry credentials in a form body are not accepted on this endpoint."
+        }
         Code::MethodNotAllowed => "This endpoint takes POST.",
         Code::TokenMissing => "This endpoint requires a signed-in user.",
         Code::CredentialsConflict => "The request carries conflicting credentials.",

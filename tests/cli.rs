@@ -510,6 +510,25 @@ fn explain_takes_headers_and_reports_auth_routes_as_exempt() {
 }
 
 #[test]
+fn explain_judges_credentials_in_the_query_of_the_path() {
+    let w = World::new();
+    let tmp = Tmp::new("explain-q");
+    let cfg = demo_config(&tmp, &w, "");
+    let path = format!(
+        "/realtime/v1/websocket?apikey={}&vsn=2.0.0",
+        enrolled_token(&w, "aal1")
+    );
+    let o = aalgate(
+        &[
+            "explain", "--config", &cfg, "--path", &path, "--now", NOW_ARG,
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(out(&o).contains("aal2_required"), "{}", out(&o));
+}
+
+#[test]
 fn explain_needs_a_jwks_file_when_the_config_names_a_url() {
     let w = World::new();
     let tmp = Tmp::new("explain-url");
@@ -567,7 +586,29 @@ fn check_config_accepts_the_example_and_names_bad_fields() {
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     assert!(out(&o).contains("money-movement"));
     assert!(out(&o).contains("supabase:auth"));
+    assert!(out(&o).contains("require_aal2_for_enrolled: on"));
     let tmp = Tmp::new("check");
+    // On by omission; only an explicit `false` turns it off, and check-config says so.
+    let minimal = tmp.file(
+        "minimal.toml",
+        b"supabase_url = \"https://x.supabase.co\"\n",
+    );
+    let o = aalgate(&["check-config", &minimal], None);
+    assert!(
+        out(&o).contains("require_aal2_for_enrolled: on"),
+        "{}",
+        out(&o)
+    );
+    let off = tmp.file(
+        "off.toml",
+        b"supabase_url = \"https://x.supabase.co\"\nrequire_aal2_for_enrolled = false\n",
+    );
+    let o = aalgate(&["check-config", &off], None);
+    assert!(
+        out(&o).contains("require_aal2_for_enrolled: OFF"),
+        "{}",
+        out(&o)
+    );
     let bad = tmp.file("bad.toml", b"supabase_url = \"https://x.supabase.co\"\n[[routes]]\npath = \"/rest/v1/x\"\naal = \"aal9\"\n");
     let o = aalgate(&["check-config", &bad], None);
     assert_eq!(o.status.code(), Some(2));

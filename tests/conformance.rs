@@ -161,13 +161,18 @@ fn run_table(external: bool) {
                 )
             })
             .collect();
-        // As every front door does: the query's `apikey` values are judged with the headers.
-        let query = case["query"].as_str().map(|q| substitute(q, &fx, &tokens));
-        let query_keys = aalgate::gate::forwarding::query_api_keys(query.as_deref());
-        let header_refs = aalgate::gate::forwarding::judged_headers(&headers, &query_keys);
+        let query = case["query"]
+            .as_str()
+            .map(|q| substitute(q, &fx, &tokens))
+            .unwrap_or_default();
+        let header_refs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
         let req = Request {
             method: case["method"].as_str().unwrap(),
             path: case["path"].as_str().unwrap(),
+            query: &query,
             headers: &header_refs,
         };
         let mut lookups = 0;

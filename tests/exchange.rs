@@ -76,6 +76,7 @@ fn post(gate: &mut Gate, token: &str, now: u64) -> Outcome {
         &Request {
             method: "POST",
             path: "/aalgate/v1/exchange",
+            query: "",
             headers: &headers,
         },
         now,
@@ -211,6 +212,7 @@ fn the_minted_token_passes_the_gate_and_its_enrollment_rule() {
             &Request {
                 method: "GET",
                 path: "/rest/v1/todos",
+                query: "",
                 headers: &headers,
             },
             now,
@@ -327,6 +329,7 @@ fn a_providers_jwks_is_fetched_by_url_through_the_fetch_step() {
         &Request {
             method: "GET",
             path: "/rest/v1/todos",
+            query: "",
             headers: &headers,
         },
         NOW,
@@ -405,6 +408,7 @@ fn the_endpoint_answers_preflights_refuses_other_methods_and_never_forwards() {
         &Request {
             method: "OPTIONS",
             path: "/aalgate/v1/exchange",
+            query: "",
             headers: &headers,
         },
         NOW,
@@ -421,6 +425,7 @@ fn the_endpoint_answers_preflights_refuses_other_methods_and_never_forwards() {
         &Request {
             method: "GET",
             path: "/aalgate/v1/exchange",
+            query: "",
             headers: &[],
         },
         NOW,
@@ -511,6 +516,7 @@ fn a_project_token_signed_with_the_exchange_key_is_not_taken_for_a_minted_one() 
         &Request {
             method: "GET",
             path: "/rest/v1/todos",
+            query: "",
             headers: &headers,
         },
         NOW,

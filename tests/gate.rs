@@ -405,7 +405,7 @@ fn token_cache_drops_entries_whose_key_left_the_set() {
 fn token_cache_is_bounded_by_entries_and_bytes() {
     let key = es256_key(11);
     let jwks = json!({"keys": [es256_jwk(&key, "k1")]});
-    let cfg = json!({"supabase_url": URL, "keys": {"jwks": jwks}, "cache": {"max_entries": 5, "max_bytes": 100_000}});
+    let cfg = json!({"supabase_url": URL, "require_aal2_for_enrolled": false, "keys": {"jwks": jwks}, "cache": {"max_entries": 5, "max_bytes": 100_000}});
     let mut gate = gate_from(&cfg);
     let token_n = |n: u32| {
         let mut c = supabase_claims();
@@ -425,7 +425,7 @@ fn token_cache_is_bounded_by_entries_and_bytes() {
     assert!(done(decide(&mut gate, &token_n(19), NOW)).log.cached);
     assert!(!done(decide(&mut gate, &token_n(0), NOW)).log.cached);
 
-    let cfg = json!({"supabase_url": URL, "keys": {"jwks": jwks}, "cache": {"max_entries": 1000, "max_bytes": 4000}});
+    let cfg = json!({"supabase_url": URL, "require_aal2_for_enrolled": false, "keys": {"jwks": jwks}, "cache": {"max_entries": 1000, "max_bytes": 4000}});
     let mut gate = gate_from(&cfg);
     for n in 0..50 {
         done(decide(&mut gate, &token_n(n), NOW));
@@ -437,7 +437,7 @@ fn token_cache_is_bounded_by_entries_and_bytes() {
 #[test]
 fn cache_disabled_with_zero_entries() {
     let key = es256_key(11);
-    let cfg = json!({"supabase_url": URL, "keys": {"jwks": {"keys": [es256_jwk(&key, "k1")]}}, "cache": {"max_entries": 0}});
+    let cfg = json!({"supabase_url": URL, "require_aal2_for_enrolled": false, "keys": {"jwks": {"keys": [es256_jwk(&key, "k1")]}}, "cache": {"max_entries": 0}});
     let mut gate = gate_from(&cfg);
     let t = user_token(&key, "k1", false, "aal1");
     done(decide(&mut gate, &t, NOW));
@@ -505,7 +505,7 @@ fn decision_log_line_is_json_and_omits_the_user_unless_configured() {
 #[test]
 fn identity_headers_are_added_only_when_configured() {
     let key = es256_key(11);
-    let cfg = json!({"supabase_url": URL, "keys": {"jwks": {"keys": [es256_jwk(&key, "k1")]}}, "forward": {"identity_headers": true}});
+    let cfg = json!({"supabase_url": URL, "require_aal2_for_enrolled": false, "keys": {"jwks": {"keys": [es256_jwk(&key, "k1")]}}, "forward": {"identity_headers": true}});
     let mut gate = gate_from(&cfg);
     let v = done(decide(
         &mut gate,
@@ -636,7 +636,7 @@ fn colliding_kids_across_issuers_are_told_apart_by_iss() {
     let a = es256_key(21);
     let b = es256_key(22);
     let partner = "https://partner.example.com/auth/v1";
-    let cfg = json!({"supabase_url": URL,
+    let cfg = json!({"supabase_url": URL, "require_aal2_for_enrolled": false,
         "keys": {"jwks": {"keys": [es256_jwk(&a, "same")]}, "extra_issuers": [{"issuer": partner, "jwks": {"keys": [es256_jwk(&b, "same")]}}]}});
     let mut gate = gate_from(&cfg);
     let mut c = supabase_claims();
@@ -699,6 +699,7 @@ fn odd_header_names_and_methods_are_harmless() {
         &Request {
             method: "X-EVIL\"}{",
             path: "/rest/v1/todos",
+            query: "",
             headers: &headers,
         },
         NOW,
@@ -724,6 +725,7 @@ fn raw_dot_segments_are_refused_when_they_reach_the_gate() {
             &Request {
                 method: "GET",
                 path,
+                query: "",
                 headers: &headers,
             },
             NOW,
@@ -737,7 +739,7 @@ fn a_signature_verdict_delivered_earlier_is_rechecked_against_the_current_time()
     // Two concurrent requests for one token: both get a signature job; the second verdict waits in the
     // gate. If that token has expired by the time it is used, it must not pass.
     let key = es256_key(11);
-    let cfg = json!({"supabase_url": URL, "keys": {"jwks": {"keys": [es256_jwk(&key, "k1")]}}, "cache": {"max_entries": 0}});
+    let cfg = json!({"supabase_url": URL, "require_aal2_for_enrolled": false, "keys": {"jwks": {"keys": [es256_jwk(&key, "k1")]}}, "cache": {"max_entries": 0}});
     let mut gate = Gate::with_external_signatures(
         GateConfig::from_json(&cfg.to_string()).unwrap(),
         Resources::default(),
@@ -773,7 +775,7 @@ fn escaped_service_role_still_fails_closed() {
     // `service_role` written with a JSON escape skips the fast classification and is verified as a user
     // token; the policy refuses the role all the same.
     let key = es256_key(11);
-    let cfg = json!({"supabase_url": URL, "keys": {"jwks": {"keys": [es256_jwk(&key, "k1")]}}});
+    let cfg = json!({"supabase_url": URL, "require_aal2_for_enrolled": false, "keys": {"jwks": {"keys": [es256_jwk(&key, "k1")]}}});
     let mut gate = gate_from(&cfg);
     let claims = supabase_claims().to_string().replace(
         "\"role\":\"authenticated\"",
@@ -851,6 +853,7 @@ fn decide_with_apikey(gate: &mut Gate, token: &str, apikey: Option<&str>, now: u
         &Request {
             method: "GET",
             path: "/rest/v1/todos",
+            query: "",
             headers: &headers,
         },
         now,
@@ -958,25 +961,37 @@ fn one_lookup_in_flight_per_user_others_wait_on_their_own_timer() {
     let (mut gate, key) = lookup_gate(json!({"api_timeout_ms": 2000}));
     let a = aal1_token(&key, USER, None, NOW - 10);
     let b = aal1_token(&key, USER, None, NOW - 20);
-    let Outcome::LookupEnrollment(job) = decide_with_apikey(&mut gate, &a, Some("k"), NOW) else {
+    let Outcome::LookupEnrollment(job) =
+        decide_with_apikey(&mut gate, &a, Some("sb_publishable_k"), NOW)
+    else {
         panic!("expected a lookup");
     };
     // B (another request of the same user) must not start a second lookup, nor block on A's.
     assert!(
-        matches!(decide_with_apikey(&mut gate, &b, Some("k"), NOW), Outcome::Wait(ms) if ms > 0)
+        matches!(decide_with_apikey(&mut gate, &b, Some("sb_publishable_k"), NOW), Outcome::Wait(ms) if ms > 0)
     );
     assert!(matches!(
-        decide_with_apikey(&mut gate, &b, Some("k"), NOW + 2),
+        decide_with_apikey(&mut gate, &b, Some("sb_publishable_k"), NOW + 2),
         Outcome::Wait(_)
     ));
     gate.enrollment_checked(job, Some((200, &user_body(USER, true))), NOW + 2)
         .unwrap();
     assert_eq!(
-        code(&done(decide_with_apikey(&mut gate, &b, Some("k"), NOW + 2))),
+        code(&done(decide_with_apikey(
+            &mut gate,
+            &b,
+            Some("sb_publishable_k"),
+            NOW + 2
+        ))),
         "aal2_required"
     );
     assert_eq!(
-        code(&done(decide_with_apikey(&mut gate, &a, Some("k"), NOW + 2))),
+        code(&done(decide_with_apikey(
+            &mut gate,
+            &a,
+            Some("sb_publishable_k"),
+            NOW + 2
+        ))),
         "aal2_required"
     );
 }
@@ -986,15 +1001,15 @@ fn a_lookup_that_never_reports_back_is_taken_over_after_its_timeout() {
     let (mut gate, key) = lookup_gate(json!({"api_timeout_ms": 2000}));
     let t = aal1_token(&key, USER, None, NOW - 10);
     assert!(matches!(
-        decide_with_apikey(&mut gate, &t, Some("k"), NOW),
+        decide_with_apikey(&mut gate, &t, Some("sb_publishable_k"), NOW),
         Outcome::LookupEnrollment(_)
     ));
     assert!(matches!(
-        decide_with_apikey(&mut gate, &t, Some("k"), NOW + 2),
+        decide_with_apikey(&mut gate, &t, Some("sb_publishable_k"), NOW + 2),
         Outcome::Wait(_)
     ));
     assert!(matches!(
-        decide_with_apikey(&mut gate, &t, Some("k"), NOW + 3),
+        decide_with_apikey(&mut gate, &t, Some("sb_publishable_k"), NOW + 3),
         Outcome::LookupEnrollment(_)
     ));
 }
@@ -1032,7 +1047,7 @@ fn a_failed_lookup_fails_closed_and_is_held_briefly() {
     // The refusal is a 503 that names no token content.
     let mut gate = lookup_gate(json!({})).0;
     let v = loop {
-        match decide_with_apikey(&mut gate, &t, Some("k"), NOW) {
+        match decide_with_apikey(&mut gate, &t, Some("sb_publishable_k"), NOW) {
             Outcome::Done(v) => break v,
             Outcome::LookupEnrollment(job) => {
                 let _ = gate.enrollment_checked(job, None, NOW);
@@ -1184,12 +1199,19 @@ fn enrollment_config_errors_name_the_field() {
 fn the_lookup_and_its_source_are_logged_without_credentials() {
     let (mut gate, key) = lookup_gate(json!({}));
     let t = aal1_token(&key, USER, None, NOW - 10);
-    let Outcome::LookupEnrollment(job) = decide_with_apikey(&mut gate, &t, Some("k"), NOW) else {
+    let Outcome::LookupEnrollment(job) =
+        decide_with_apikey(&mut gate, &t, Some("sb_publishable_k"), NOW)
+    else {
         panic!()
     };
     gate.enrollment_checked(job, Some((200, &user_body(USER, true))), NOW)
         .unwrap();
-    let v = done(decide_with_apikey(&mut gate, &t, Some("k"), NOW));
+    let v = done(decide_with_apikey(
+        &mut gate,
+        &t,
+        Some("sb_publishable_k"),
+        NOW,
+    ));
     let line = v.log_line(None);
     assert!(line.contains(r#""enrollment_source":"auth_api""#), "{line}");
     assert!(line.contains(r#""enrolled":true"#), "{line}");
@@ -1258,10 +1280,13 @@ fn a_fresh_false_claim_does_not_undo_a_known_enrollment() {
 fn a_late_answer_from_a_lookup_that_was_taken_over_is_ignored() {
     let (mut gate, key) = lookup_gate(json!({"api_timeout_ms": 1000}));
     let t = aal1_token(&key, USER, None, NOW - 10);
-    let Outcome::LookupEnrollment(slow) = decide_with_apikey(&mut gate, &t, Some("k"), NOW) else {
+    let Outcome::LookupEnrollment(slow) =
+        decide_with_apikey(&mut gate, &t, Some("sb_publishable_k"), NOW)
+    else {
         panic!()
     };
-    let Outcome::LookupEnrollment(fresh) = decide_with_apikey(&mut gate, &t, Some("k"), NOW + 3)
+    let Outcome::LookupEnrollment(fresh) =
+        decide_with_apikey(&mut gate, &t, Some("sb_publishable_k"), NOW + 3)
     else {
         panic!("the lost lookup is taken over")
     };
@@ -1271,7 +1296,12 @@ fn a_late_answer_from_a_lookup_that_was_taken_over_is_ignored() {
     gate.enrollment_checked(slow, Some((200, &user_body(USER, false))), NOW + 4)
         .unwrap();
     assert_eq!(
-        code(&done(decide_with_apikey(&mut gate, &t, Some("k"), NOW + 4))),
+        code(&done(decide_with_apikey(
+            &mut gate,
+            &t,
+            Some("sb_publishable_k"),
+            NOW + 4
+        ))),
         "aal2_required"
     );
 }
@@ -1285,7 +1315,12 @@ fn access_rules_refuse_before_any_lookup() {
     let mut gate = gate_from(&cfg);
     let t = aal1_token(&key, USER, None, NOW - 10);
     assert_eq!(
-        code(&done(decide_with_apikey(&mut gate, &t, Some("k"), NOW))),
+        code(&done(decide_with_apikey(
+            &mut gate,
+            &t,
+            Some("sb_publishable_k"),
+            NOW
+        ))),
         "role_forbidden"
     );
 }
@@ -1359,4 +1394,75 @@ fn service_roles_are_bound_to_issuers_and_not_named_in_route_roles() {
         vec![ISSUER.to_owned()],
         "the project's issuer only, by default"
     );
+}
+
+#[test]
+fn a_lookup_failure_never_poisons_the_users_other_requests() {
+    // One request's failed lookup (an outage for it, or its own fault) is held for that request's
+    // credentials only; another token of the same user asks Auth for itself at once.
+    for failure in [
+        None,
+        Some((500, b"{}".to_vec())),
+        Some((431, b"{}".to_vec())),
+    ] {
+        let (mut gate, key) = lookup_gate(json!({}));
+        let first = aal1_token(&key, USER, None, NOW - 10);
+        let other = aal1_token(&key, USER, None, NOW - 11);
+        let (code, lookups) = decide_answering(&mut gate, &first, NOW, failure.clone());
+        assert_eq!(lookups, 1);
+        assert!(
+            matches!(code, "enrollment_unavailable" | "token_rejected"),
+            "{code}"
+        );
+        // The same request's credentials again: held, no new lookup.
+        assert_eq!(decide_answering(&mut gate, &first, NOW, None), (code, 0));
+        // The user's other token: its own lookup, its own answer.
+        let recovered = Some((200, user_body(USER, true)));
+        assert_eq!(
+            decide_answering(&mut gate, &other, NOW, recovered),
+            ("aal2_required", 1)
+        );
+    }
+}
+
+#[test]
+fn a_client_caused_4xx_from_auth_is_the_requests_fault_never_an_outage() {
+    // With on_api_failure = treat_as_not_enrolled, an outage lets the user pass; a 4xx the request
+    // itself caused (431: headers too large, 400, 413, …) must not.
+    for status in [400, 413, 431] {
+        let (mut gate, key) = lookup_gate(json!({"on_api_failure": "treat_as_not_enrolled"}));
+        let t = aal1_token(&key, USER, None, NOW - 10);
+        assert_eq!(
+            decide_answering(&mut gate, &t, NOW, Some((status, b"{}".to_vec()))),
+            ("token_rejected", 1),
+            "status {status}"
+        );
+    }
+    // 429 is Auth's rate limit: an outage, subject to on_api_failure.
+    let (mut gate, key) = lookup_gate(json!({"on_api_failure": "treat_as_not_enrolled"}));
+    let t = aal1_token(&key, USER, None, NOW - 10);
+    assert_eq!(
+        decide_answering(&mut gate, &t, NOW, Some((429, b"{}".to_vec()))),
+        ("forward", 1)
+    );
+}
+
+#[test]
+fn the_mfa_switch_is_on_unless_the_document_says_false() {
+    for doc in [
+        json!({"supabase_url": URL}),
+        json!({"supabase_url": URL, "log": {"user_id": true}}),
+    ] {
+        let cfg = GateConfig::from_json(&doc.to_string()).unwrap();
+        assert!(cfg.require_aal2_for_enrolled, "{doc}");
+        assert!(cfg
+            .summary()
+            .starts_with("require_aal2_for_enrolled = true"));
+    }
+    let off = GateConfig::from_json(
+        &json!({"supabase_url": URL, "require_aal2_for_enrolled": false}).to_string(),
+    )
+    .unwrap();
+    assert!(!off.require_aal2_for_enrolled);
+    assert!(off.summary().contains("OFF"));
 }

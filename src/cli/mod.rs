@@ -66,7 +66,7 @@ struct ExplainArgs {
     /// HTTP method.
     #[arg(long, default_value = "GET")]
     method: String,
-    /// Request path (without query).
+    /// Request path, optionally with its query (`/rest/v1/todos?select=*`).
     #[arg(long)]
     path: String,
     /// A request header, `Name: value`. Repeatable.
@@ -381,6 +381,14 @@ fn run_check_config(path: &Path) -> Result<ExitCode, String> {
     println!("supabase_url: {}", cfg.supabase_url);
     println!("issuers: {}", cfg.validation.issuers.join(", "));
     println!(
+        "require_aal2_for_enrolled: {}",
+        if cfg.require_aal2_for_enrolled {
+            "on"
+        } else {
+            "OFF (enrolled users pass at aal1 unless a route says otherwise)"
+        }
+    );
+    println!(
         "mode: {}",
         if cfg.mode == crate::gate::config::Mode::Enforce {
             "enforce"
@@ -437,9 +445,12 @@ fn run_explain(args: ExplainArgs) -> Result<ExitCode, String> {
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
     let method = args.method.to_ascii_uppercase();
+    // `--path '/storage/v1/s3/b/k?X-Amz-Security-Token=…'`: the query is judged too.
+    let (path, query) = args.path.split_once('?').unwrap_or((&args.path, ""));
     let req = Request {
         method: &method,
-        path: &args.path,
+        path,
+        query,
         headers: &refs,
     };
     let mut fetched = false;

@@ -117,7 +117,8 @@ pub enum WhenUnknown {
 #[serde(deny_unknown_fields)]
 pub struct ConfigDoc {
     supabase_url: Option<String>,
-    #[serde(default)]
+    /// On unless the document says `false`: the headline rule must never be off by omission.
+    #[serde(default = "yes")]
     require_aal2_for_enrolled: bool,
     #[serde(default)]
     mode: Mode,
@@ -458,6 +459,8 @@ struct RouteDoc {
     roles: Option<Vec<String>>,
     #[serde(default)]
     allow_service_keys: bool,
+    #[serde(default)]
+    allow_form_credentials: bool,
     max_token_age: Option<u64>,
     issuers: Option<Vec<String>>,
     #[serde(default)]
@@ -559,6 +562,8 @@ pub struct GateConfig {
     pub routes: Vec<Arc<RouteRule>>,
     /// Requirement for paths no route matches.
     pub fallback: Arc<RouteRule>,
+    /// `require_aal2_for_enrolled` as loaded (on unless the document says `false`).
+    pub require_aal2_for_enrolled: bool,
 }
 
 fn enrollment_config(
@@ -934,7 +939,26 @@ impl GateConfig {
             cache_max_bytes,
             routes,
             fallback,
+            require_aal2_for_enrolled: doc.require_aal2_for_enrolled,
         })
+    }
+
+    /// One line for start-up logs and `check-config`: whether the headline rule is on, and the mode.
+    pub fn summary(&self) -> String {
+        format!(
+            "require_aal2_for_enrolled = {} ({}); mode = {}; {} routes",
+            self.require_aal2_for_enrolled,
+            if self.require_aal2_for_enrolled {
+                "aal1 requests of users with a verified MFA factor are refused on data routes"
+            } else {
+                "OFF: enrolled users pass at aal1 unless a route says otherwise"
+            },
+            match self.mode {
+                Mode::Enforce => "enforce",
+                Mode::ReportOnly => "report_only",
+            },
+            self.routes.len() + 1
+        )
     }
 
     /// The Supabase Auth issuer, `{supabase_url}/auth/v1`.
@@ -1041,6 +1065,7 @@ fn route(
         max_age: r.max_age,
         roles,
         allow_service_keys: r.allow_service_keys,
+        allow_form_credentials: r.allow_form_credentials,
         max_token_age: r.max_token_age,
         issuers: route_issuers,
         claims,

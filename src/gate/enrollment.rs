@@ -74,7 +74,10 @@ pub enum Fact {
 #[derive(Clone, PartialEq, Eq)]
 pub struct EnrollmentJob {
     sub: String,
-    digest: TokenDigest,
+    /// digest(sub): the key of the per-user answer.
+    user: TokenDigest,
+    /// digest(token, apikey): the key under which a failure of this lookup is held.
+    request: TokenDigest,
     generation: u64,
     url: String,
     headers: Vec<(String, String)>,
@@ -117,18 +120,29 @@ impl EnrollmentJob {
     }
 }
 
+/// What Auth said about a user, and until when it is believed.
 #[derive(Clone, Copy, Debug)]
-enum Entry {
-    Known { enrolled: bool, until: u64 },
-    Failed { until: u64 },
+struct Entry {
+    enrolled: bool,
+    until: u64,
+}
+
+/// How one request's lookup failed, remembered under its credentials (token and apikey), never under
+/// the user: one request's failure, whether Auth was down or the request itself was refused, must not
+/// change the answer for the user's other requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Held {
+    Rejected,
+    Failed,
 }
 
 /// Why a lookup gave no fact.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LookupFailure {
-    /// Auth answered 401, 403 or 404: it does not accept this token (or the `apikey` sent with it).
+    /// Auth answered a 4xx other than 429: it does not accept this request (the token, or the `apikey`
+    /// or a header sent with it). The request's fault, never an outage.
     Rejected(String),
-    /// Anything else: no answer, a timeout, 5xx, an unreadable or wrong answer.
+    /// Anything else: no answer, a timeout, 429, 5xx, an unreadable or wrong answer.
     Unavailable(String),
 }
 
@@ -141,13 +155,16 @@ impl std::fmt::Display for LookupFailure {
     }
 }
 
-/// Per-user API answers and lookups in flight.
+/// Per-user API answers and lookups in flight. Everything is keyed by a SHA-256 digest (of the user id,
+/// or of the request's token and apikey), so each entry has a fixed size whatever the client sent:
+/// at most [`MAX_USERS`] entries per map, about 100 bytes each.
 pub struct EnrollmentStore {
-    answers: LruCache<String, Entry>,
-    /// sub → (when the lookup may be considered lost, its generation).
-    in_flight: HashMap<String, (u64, u64)>,
-    /// Tokens Auth refused, by digest, until when (so the refused request's next round sees it).
-    rejected: LruCache<TokenDigest, u64>,
+    answers: LruCache<TokenDigest, Entry>,
+    /// digest(sub) → (when the lookup may be considered lost, its generation).
+    in_flight: HashMap<TokenDigest, (u64, u64)>,
+    /// Failed lookups by digest(token, apikey), until when (so the request's next round sees it, and
+    /// its retries do not hammer an Auth that is down).
+    held: LruCache<TokenDigest, (Held, u64)>,
     generation: u64,
 }
 
@@ -157,7 +174,7 @@ impl Default for EnrollmentStore {
         EnrollmentStore {
             answers: LruCache::new(users),
             in_flight: HashMap::new(),
-            rejected: LruCache::new(users),
+            held: LruCache::new(users),
             generation: 0,
         }
     }
@@ -167,10 +184,19 @@ impl Default for EnrollmentStore {
 pub struct LookupCredentials<'a> {
     /// The verified user token.
     pub token: &'a str,
-    /// Its digest (the token cache's key).
-    pub digest: TokenDigest,
-    /// The request's `apikey` header, if any.
+    /// A well-formed publishable or anon key the request brought (see `credentials::extract`), if any.
     pub apikey: Option<&'a str>,
+}
+
+fn digest_of(parts: &[&str]) -> TokenDigest {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        // Length-prefixed, so that ("ab", "c") and ("a", "bc") differ.
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p.as_bytes());
+    }
+    h.finalize().into()
 }
 
 impl EnrollmentStore {
@@ -203,11 +229,12 @@ impl EnrollmentStore {
         let Some(sub) = claims.sub.as_deref().filter(|s| !s.is_empty()) else {
             return Fact::Unknown;
         };
+        let user = digest_of(&[sub]);
         // What Auth said recently outranks a claim: a fresh `false` must not undo a known `true`.
-        if let Some(Entry::Known {
+        if let Some(Entry {
             enrolled: true,
             until,
-        }) = self.answers.peek(sub).copied()
+        }) = self.answers.peek(&user).copied()
         {
             if now < until {
                 return Fact::Known(true, FactSource::Api);
@@ -227,42 +254,46 @@ impl EnrollmentStore {
                 _ => {}
             }
         }
-        self.api_fact(cfg, sub, creds, now)
+        self.api_fact(cfg, sub, user, creds, now)
     }
 
     fn api_fact(
         &mut self,
         cfg: &EnrollmentConfig,
         sub: &str,
+        user: TokenDigest,
         creds: &LookupCredentials<'_>,
         now: u64,
     ) -> Fact {
-        if let Some(&until) = self.rejected.peek(&creds.digest) {
-            if now < until {
-                return Fact::Rejected;
-            }
-            self.rejected.pop(&creds.digest);
-        }
-        match self.answers.get(sub).copied() {
-            Some(Entry::Known { enrolled, until }) if now < until => {
+        match self.answers.get(&user).copied() {
+            Some(Entry { enrolled, until }) if now < until => {
                 return Fact::Known(enrolled, FactSource::Api)
             }
-            Some(Entry::Failed { until }) if now < until => return Fact::Failed,
             Some(_) => {
-                self.answers.pop(sub);
+                self.answers.pop(&user);
             }
             None => {}
-        }
-        if let Some(&(deadline, _)) = self.in_flight.get(sub) {
-            if now < deadline {
-                return Fact::Wait(WAIT_POLL_MS);
-            }
         }
         // The configured key first: the request's `apikey` is the client's choice, and a key Auth
         // refuses must not be a way to make the lookup fail on purpose (it is refused, see `answered`).
         let Some(apikey) = cfg.api_key.as_deref().or(creds.apikey) else {
             return Fact::NoApiKey;
         };
+        let request = digest_of(&[creds.token, apikey]);
+        if let Some(&(held, until)) = self.held.peek(&request) {
+            if now < until {
+                return match held {
+                    Held::Rejected => Fact::Rejected,
+                    Held::Failed => Fact::Failed,
+                };
+            }
+            self.held.pop(&request);
+        }
+        if let Some(&(deadline, _)) = self.in_flight.get(&user) {
+            if now < deadline {
+                return Fact::Wait(WAIT_POLL_MS);
+            }
+        }
         // Lost lookups (an adapter that never reported) expire; a stale map must not grow forever.
         if self.in_flight.len() >= MAX_USERS {
             self.in_flight.retain(|_, (deadline, _)| now < *deadline);
@@ -273,10 +304,11 @@ impl EnrollmentStore {
         let timeout_secs = u64::from(cfg.api_timeout_ms).div_ceil(1000);
         self.generation += 1;
         self.in_flight
-            .insert(sub.to_owned(), (now + timeout_secs + 1, self.generation));
+            .insert(user, (now + timeout_secs + 1, self.generation));
         Fact::Lookup(EnrollmentJob {
             sub: sub.to_owned(),
-            digest: creds.digest,
+            user,
+            request,
             generation: self.generation,
             url: cfg.api_url.clone(),
             headers: vec![
@@ -300,44 +332,48 @@ impl EnrollmentStore {
     ) {
         // A lookup that was taken over (its adapter was too slow) must not clear the new one's mark,
         // nor overwrite an answer the new one already gave.
-        let current = self.in_flight.get(&job.sub).map(|&(_, g)| g);
+        let current = self.in_flight.get(&job.user).map(|&(_, g)| g);
         let superseded = current.is_some_and(|g| g != job.generation)
-            || (current.is_none() && self.answers.peek(&job.sub).is_some());
+            || (current.is_none() && self.answers.peek(&job.user).is_some());
         if current == Some(job.generation) {
-            self.in_flight.remove(&job.sub);
+            self.in_flight.remove(&job.user);
         }
         let entry = match result {
-            // Only this token: the user's other requests are unaffected.
+            // Only this request's credentials: the user's other requests are unaffected.
             Err(LookupFailure::Rejected(_)) => {
-                self.rejected.put(job.digest, now + FAILURE_HOLD_SECS);
+                self.held
+                    .put(job.request, (Held::Rejected, now + FAILURE_HOLD_SECS));
+                return;
+            }
+            Err(LookupFailure::Unavailable(_)) => {
+                self.held
+                    .put(job.request, (Held::Failed, now + FAILURE_HOLD_SECS));
                 return;
             }
             _ if superseded => return,
-            Ok(true) => Entry::Known {
+            Ok(true) => Entry {
                 enrolled: true,
                 until: now + cfg.api_cache_ttl,
             },
-            Ok(false) => Entry::Known {
+            Ok(false) => Entry {
                 enrolled: false,
                 until: now + cfg.api_negative_cache_ttl,
             },
-            Err(LookupFailure::Unavailable(_)) => Entry::Failed {
-                until: now + FAILURE_HOLD_SECS,
-            },
         };
-        self.answers.put(job.sub.clone(), entry);
+        self.answers.put(job.user, entry);
     }
 }
 
 /// Reads Supabase Auth's answer to `GET /auth/v1/user`: 200 and a user object whose `id` is `sub`;
 /// enrolled iff some entry of `factors` (absent when the user has none) has `status` `"verified"`.
-/// 401/403/404 mean Auth refuses the token (or the `apikey`); anything else is unavailability. The
-/// description is for the log, never for clients.
+/// A 4xx other than 429 means Auth refuses this request (the token, the `apikey`, or something else the
+/// client sent, such as a header too large: 431), which the client caused, so it can never count as an
+/// outage; anything else is unavailability. The description is for the log, never for clients.
 pub fn read_user_response(status: u16, body: &[u8], sub: &str) -> Result<bool, LookupFailure> {
     use LookupFailure::{Rejected, Unavailable};
     match status {
         200 => {}
-        401 | 403 | 404 => return Err(Rejected(format!("status {status}"))),
+        400..=499 if status != 429 => return Err(Rejected(format!("status {status}"))),
         _ => return Err(Unavailable(format!("status {status}"))),
     }
     if body.len() > MAX_USER_BYTES {
@@ -388,7 +424,7 @@ mod tests {
     fn failures_are_errors() {
         use super::LookupFailure::{Rejected, Unavailable};
         let ok = format!(r#"{{"id":"{SUB}"}}"#);
-        for status in [401, 403, 404] {
+        for status in [400, 401, 403, 404, 413, 431] {
             assert!(matches!(
                 read_user_response(status, ok.as_bytes(), SUB),
                 Err(Rejected(_))

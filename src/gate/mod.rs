@@ -50,6 +50,8 @@ pub struct Request<'r> {
     pub method: &'r str,
     /// Path as sent (percent-encoded, without query).
     pub path: &'r str,
+    /// The query as sent, without `?` (empty when there is none). Credentials travel here too.
+    pub query: &'r str,
     /// Headers as `(name, value)`; names are compared case-insensitively.
     pub headers: &'r [(&'r str, &'r str)],
 }
@@ -551,7 +553,7 @@ impl Gate {
         match self.pipeline(req, now, &mut run) {
             Step::Fetch(urls) => Outcome::FetchKeys(urls),
             Step::Verify(job) => Outcome::VerifySignature(*job),
-            Step::Lookup(job) => Outcome::LookupEnrollment(job),
+            Step::Lookup(job) => Outcome::LookupEnrollment(*job),
             Step::Wait(ms) => Outcome::Wait(ms),
             Step::Answer(answer) => {
                 run.log.decision = "answer";
@@ -664,12 +666,11 @@ impl Gate {
         }
         // 1. CORS preflight is never blocked. Browsers send it without credentials; an OPTIONS request
         // that carries some is not a preflight and goes through the checks like any other request.
-        let has_credentials = ["authorization", "apikey", "x-amz-security-token"]
-            .iter()
-            .any(|h| req.has_header(h));
+        let presented =
+            credentials::extract(req, self.config.validation.max_token_bytes, &mut self.memo);
         if method == "OPTIONS"
             && req.has_header("access-control-request-method")
-            && !has_credentials
+            && !presented.any()
         {
             run.log.route = "preflight".into();
             run.step(|| "CORS preflight: passes unchecked".into());
@@ -687,37 +688,42 @@ impl Gate {
                 path
             )
         });
-        if rule.auth == AuthRequirement::None {
+
+        // 2. Credentials, from every place a service behind the gate reads them (found above).
+        let exempt = rule.auth == AuthRequirement::None;
+        if let (false, Some(problem)) = (exempt, &presented.problem) {
+            return Step::Reject(problem.clone());
+        }
+        if presented.service && !rule.allow_service_keys {
+            // On exempt routes too: a secret-level credential is never usable from the public
+            // internet unless a route says so.
+            return Step::Reject(Error::new(
+                Code::ServiceKeyForbidden,
+                format!("route `{}` does not allow service keys", rule.name),
+            ));
+        }
+        if exempt {
             run.step(|| "route is exempt (auth = none): passes unchecked".into());
             return Step::Forward(Identity::Anonymous);
         }
-
-        // 2. Credentials.
-        let token = match credentials::extract(
-            req,
-            self.config.validation.max_token_bytes,
-            &mut self.memo,
-        ) {
+        if presented.form_credentials && !rule.allow_form_credentials {
+            return Step::Reject(Error::new(
+                Code::FormCredentialsUnsupported,
+                format!(
+                    "route `{}` does not allow S3 POST-policy uploads (their credentials travel in the form body, which the gate does not read)",
+                    rule.name
+                ),
+            ));
+        }
+        let api_key = presented.api_key.clone();
+        let token = match presented.credentials() {
             Err(e) => return Step::Reject(e),
-            Ok(Credentials::User { service: true, .. }) if !rule.allow_service_keys => {
-                return Step::Reject(Error::new(
-                    Code::ServiceKeyForbidden,
-                    format!("route `{}` does not allow service keys (a secret key came with the user token)", rule.name),
-                ));
-            }
             Ok(Credentials::Service) => {
                 run.step(|| {
                     "credentials: service key (sb_secret_…, service_role key or S3 access key)"
                         .into()
                 });
-                return if rule.allow_service_keys {
-                    Step::Forward(Identity::Service)
-                } else {
-                    Step::Reject(Error::new(
-                        Code::ServiceKeyForbidden,
-                        format!("route `{}` does not allow service keys", rule.name),
-                    ))
-                };
+                return Step::Forward(Identity::Service);
             }
             Ok(Credentials::Anonymous) => {
                 run.step(|| "credentials: no user (no token, publishable key or anon key)".into());
@@ -735,6 +741,7 @@ impl Gate {
             }
             Ok(Credentials::User { token, .. }) => token,
         };
+        let token: &str = &token;
         run.step(|| "credentials: user access token".into());
 
         // 3–6. Verification, from the cache when the exact token was verified before.
@@ -793,8 +800,7 @@ impl Gate {
                 !minted && verified.claims().iss.as_deref() == Some(self.config.supabase_issuer());
             let creds = LookupCredentials {
                 token,
-                digest,
-                apikey: req.headers_named("apikey").first().copied(),
+                apikey: api_key.as_deref(),
             };
             let cfg = &self.config.enrollment;
             match self
@@ -837,7 +843,7 @@ impl Gate {
                 }
                 Fact::Lookup(job) => {
                     run.step(|| format!("enrollment: ask Auth ({})", job.url()));
-                    return Step::Lookup(job);
+                    return Step::Lookup(Box::new(job));
                 }
                 Fact::Wait(ms) => return Step::Wait(ms),
             }
@@ -1028,7 +1034,7 @@ enum Step {
     Reject(Error),
     Fetch(Vec<(String, FetchReason)>),
     Verify(Box<SignatureJob>),
-    Lookup(EnrollmentJob),
+    Lookup(Box<EnrollmentJob>),
     Wait(u32),
     Answer(Rejection),
 }
@@ -1048,6 +1054,7 @@ mod tests {
         let req = Request {
             method: "GET",
             path: "/rest/v1/todos",
+            query: "",
             headers: &headers,
         };
         let v = gate.reject_now(&Error::new(Code::EnrollmentUnavailable, "gave up"), &req);

@@ -98,6 +98,9 @@ pub struct RouteRule {
     pub roles: Vec<String>,
     /// Whether `service_role` tokens and secret API keys may pass.
     pub allow_service_keys: bool,
+    /// Whether multipart POSTs to Storage's S3 API (POST-policy uploads, whose credentials travel in
+    /// the form body the gate does not read) may pass.
+    pub allow_form_credentials: bool,
     /// Largest `now - iat` in seconds.
     pub max_token_age: Option<u64>,
     /// Allowed issuers (empty: every configured issuer).
@@ -118,6 +121,7 @@ impl RouteRule {
             max_age: None,
             roles: vec!["authenticated".to_owned(), "anon".to_owned()],
             allow_service_keys: false,
+            allow_form_credentials: false,
             max_token_age: None,
             issuers: Vec::new(),
             claims: Vec::new(),

@@ -16,8 +16,7 @@ pub struct Loaded {
     pub warnings: Vec<String>,
 }
 
-/// Builds the gate. `config_json` is the `AALGATE_CONFIG` document (`None`: only `SUPABASE_URL`, the
-/// headline rule on); `setting` reads a named environment value (empty counts as unset); `source`
+/// Builds the gate. `config_json` is the `AALGATE_CONFIG` document (`None`: only `SUPABASE_URL`); `setting` reads a named environment value (empty counts as unset); `source`
 /// names where `config_json` came from, for error messages.
 pub fn load(
     config_json: Option<&str>,
@@ -28,7 +27,8 @@ pub fn load(
     let mut doc = match config_json {
         Some(json) => serde_json::from_str::<serde_json::Value>(json)
             .map_err(|e| ConfigError::new(source, format!("is not valid JSON: {e}")))?,
-        None => serde_json::json!({ "require_aal2_for_enrolled": true }),
+        // The headline rule is on by default in the core; nothing to add here.
+        None => serde_json::json!({}),
     };
     let object = doc
         .as_object_mut()
