@@ -71,6 +71,12 @@ grant execute on function public.aalgate_access_token_hook(jsonb) to supabase_au
 -- take them back.
 revoke execute on function aalgate.add_mfa_claims(jsonb) from authenticated, anon, service_role, public;
 revoke execute on function public.aalgate_access_token_hook(jsonb) from authenticated, anon, service_role, public;
-revoke all on schema aalgate from authenticated, anon, service_role, public;
+-- The schema is closed to the API roles, unless the origin wall (…_aalgate_wall.sql) lives there too:
+-- its pre-request and policies run as those roles.
+do $$ begin
+  if to_regprocedure('aalgate.check_request()') is null then
+    revoke all on schema aalgate from authenticated, anon, service_role, public;
+  end if;
+end $$;
 -- If your own hook is SECURITY DEFINER and owned by another role, that role needs these too:
 --   grant usage on schema aalgate to <owner>; grant execute on function aalgate.add_mfa_claims(jsonb) to <owner>;

@@ -78,7 +78,33 @@ pub(super) struct MintArgs {
 pub(super) enum SqlCommand {
     /// The SQL for a least-privilege Postgres role that minted tokens can use.
     Role(SqlRoleArgs),
+    /// The origin wall: the project's database refuses aal1 tokens of enrolled users itself.
+    Wall(SqlWallArgs),
 }
+
+#[derive(Args)]
+pub(super) struct SqlWallArgs {
+    /// Write a migration file: this path, or `<timestamp>_aalgate_wall.sql` in this directory (e.g.
+    /// `supabase/migrations/`).
+    #[arg(long, value_name = "PATH")]
+    out: Option<PathBuf>,
+    /// The SQL that removes every object the wall made.
+    #[arg(long, conflicts_with = "check")]
+    uninstall: bool,
+    /// The query that lists tables of protected schemas the wall cannot cover (no row level security);
+    /// with `--db-url`, runs it with `psql` and exits 1 when it lists any.
+    #[arg(long)]
+    check: bool,
+    /// Database to check (a `postgres://` URL, as `supabase status` or the dashboard shows it).
+    #[arg(long, value_name = "URL", requires = "check")]
+    db_url: Option<String>,
+}
+
+/// The wall migration and its removal, shipped inside the binary (the files under `sql/`).
+const WALL_SQL: &str = include_str!("../../sql/20261202000000_aalgate_wall.sql");
+const WALL_UNINSTALL_SQL: &str = include_str!("../../sql/uninstall/aalgate_wall_uninstall.sql");
+const WALL_CHECK_SQL: &str =
+    "select schema_name, table_name, reason from aalgate.unprotected_tables();\n";
 
 #[derive(Args)]
 pub(super) struct SqlRoleArgs {
@@ -387,7 +413,10 @@ fn grant_sql(grant: &str, role: &str) -> Result<String, String> {
 }
 
 pub(super) fn run_sql(command: SqlCommand) -> Result<ExitCode, String> {
-    let SqlCommand::Role(args) = command;
+    let args = match command {
+        SqlCommand::Role(args) => args,
+        SqlCommand::Wall(args) => return run_sql_wall(args),
+    };
     let role = ident(&args.name).map_err(|e| format!("role name: {e}"))?;
     if reserved_role(&args.name) {
         return Err(format!("role name {:?} belongs to Supabase", args.name));
@@ -417,30 +446,81 @@ pub(super) fn run_sql(command: SqlCommand) -> Result<ExitCode, String> {
          -- must not call through /rest/v1/rpc need `revoke execute on function … from public`.\n",
         name = args.name
     ));
-    match args.out {
-        None => print!("{sql}"),
-        Some(out) => {
-            let path = if out.is_dir() {
-                let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-                    .to_string()
-                    .chars()
-                    .filter(char::is_ascii_digit)
-                    .collect::<String>();
-                out.join(format!("{stamp}_aalgate_role_{}.sql", args.name))
-            } else {
-                out
-            };
-            // Never over an existing file (a migration, or what a symlink points at).
-            use std::io::Write as _;
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            f.write_all(sql.as_bytes())
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            eprintln!("aalgate: wrote {}", path.display());
+    emit(&sql, args.out, &format!("aalgate_role_{}", args.name))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints `sql`, or writes it as a new migration: `out` itself, or `<timestamp>_<stem>.sql` when `out`
+/// is a directory. Never over an existing file (a migration, or what a symlink points at).
+fn emit(sql: &str, out: Option<PathBuf>, stem: &str) -> Result<(), String> {
+    let Some(out) = out else {
+        print!("{sql}");
+        return Ok(());
+    };
+    let path = if out.is_dir() {
+        let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+            .to_string()
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect::<String>();
+        out.join(format!("{stamp}_{stem}.sql"))
+    } else {
+        out
+    };
+    use std::io::Write as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    f.write_all(sql.as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    eprintln!("aalgate: wrote {}", path.display());
+    Ok(())
+}
+
+fn run_sql_wall(args: SqlWallArgs) -> Result<ExitCode, String> {
+    if args.check {
+        let Some(url) = args.db_url else {
+            print!("{WALL_CHECK_SQL}");
+            return Ok(ExitCode::SUCCESS);
+        };
+        // psql, not a Postgres client in this binary: the one tool every Supabase user already has.
+        let out = std::process::Command::new("psql")
+            .args(["-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c"])
+            .arg(WALL_CHECK_SQL)
+            .arg(&url)
+            .output()
+            .map_err(|e| format!("running psql (needed for --check --db-url): {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "psql: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
         }
+        let rows = String::from_utf8_lossy(&out.stdout);
+        let rows: Vec<&str> = rows.lines().filter(|l| !l.is_empty()).collect();
+        if rows.is_empty() {
+            println!("ok: every table of the protected schemas has row level security and the wall policy");
+            return Ok(ExitCode::SUCCESS);
+        }
+        println!("tables the wall does not cover (run `select aalgate.protect_schema('<schema>', enable_rls => true)` or enable RLS yourself):");
+        for row in rows {
+            let mut cols = row.split('\t');
+            let (schema, table, why) = (
+                cols.next().unwrap_or(""),
+                cols.next().unwrap_or(""),
+                cols.next().unwrap_or(""),
+            );
+            println!("  {schema}.{table}: {why}");
+        }
+        return Ok(ExitCode::from(1));
     }
+    let (sql, stem) = if args.uninstall {
+        (WALL_UNINSTALL_SQL, "aalgate_wall_uninstall")
+    } else {
+        (WALL_SQL, "aalgate_wall")
+    };
+    emit(sql, args.out, stem)?;
     Ok(ExitCode::SUCCESS)
 }
