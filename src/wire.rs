@@ -399,3 +399,33 @@ mod tests {
         assert_eq!(r.header("vary"), Some("Origin"));
     }
 }
+
+#[cfg(test)]
+mod origin_wall {
+    use super::*;
+
+    /// The origin wall answers from the database with the gate's words: the SQL must carry exactly the
+    /// body and challenge this module makes for `aal2_required`.
+    #[test]
+    fn the_wall_sql_says_what_the_gate_says() {
+        let sql = include_str!("../sql/20261202000000_aalgate_wall.sql");
+        let r = reject(&Error::new(
+            Code::Aal2Required,
+            "the user has a verified MFA factor and the token is aal1",
+        ));
+        assert_eq!(r.status, 401);
+        for field in ["code", "message", "details", "hint"] {
+            let text = r.body[field].as_str().unwrap();
+            assert!(
+                sql.contains(&format!("'{field}', '{}'", text.replace('\'', "''"))),
+                "the wall SQL lacks the gate's {field}: {text}"
+            );
+        }
+        let challenge = r.header("www-authenticate").unwrap();
+        assert!(
+            sql.contains(&format!("'WWW-Authenticate', '{challenge}'")),
+            "{challenge}"
+        );
+        assert!(sql.contains("'status', 401"));
+    }
+}

@@ -108,10 +108,18 @@ fn gate_for(fx: &Value, config: &Value, external: bool) -> Gate {
             .as_bytes()
             .to_vec()
     });
+    let proof_secret = cfg.proof_secret_env.as_ref().map(|env| {
+        fx["secret_env"][env]
+            .as_str()
+            .expect("the fixture provides the proof secret")
+            .as_bytes()
+            .to_vec()
+    });
     let resources = Resources {
         hs256_secret: secret,
         jwks_files: vec![],
         exchange_signing_key,
+        proof_secret,
     };
     if external {
         Gate::with_external_signatures(cfg, resources).unwrap().0
@@ -204,6 +212,16 @@ fn run_table(external: bool) {
         let Some(verdict) = verdict else { continue };
         let expect = &case["expect"];
         let mut got = observe(&verdict.decision, &header_refs);
+        // Headers the gate adds must reach the upstream (the runtimes check what arrived).
+        if let (Some(want), Decision::Forward(f)) = (expect.get("adds_headers"), &verdict.decision) {
+            let added: Vec<&str> = f.add_headers.iter().map(|(n, _)| n.as_str()).collect();
+            got["adds_headers"] = json!(want
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|w| added.contains(&w.as_str().unwrap()))
+                .collect::<Vec<_>>());
+        }
         got["lookups"] = json!(lookups);
         for (k, want) in expect.as_object().unwrap() {
             let ok = match k.as_str() {

@@ -1466,3 +1466,24 @@ fn the_mfa_switch_is_on_unless_the_document_says_false() {
     assert!(!off.require_aal2_for_enrolled);
     assert!(off.summary().contains("OFF"));
 }
+
+#[test]
+fn the_proof_secret_must_be_provided_and_long_enough() {
+    let cfg = || {
+        GateConfig::from_json(
+            &json!({"supabase_url": URL, "forward": {"proof_secret_env": "AALGATE_PROOF_SECRET"}})
+                .to_string(),
+        )
+        .unwrap()
+    };
+    let missing = Gate::new(cfg(), Resources::default()).err().unwrap();
+    assert_eq!(missing.field, "forward.proof_secret_env");
+    assert!(missing.problem.contains("AALGATE_PROOF_SECRET"));
+    let short = Resources {
+        proof_secret: Some(b"too short".to_vec()),
+        ..Resources::default()
+    };
+    let e = Gate::new(cfg(), short).err().unwrap();
+    assert!(e.problem.contains("at least 32"), "{}", e.problem);
+    assert!(!e.problem.contains("too short"), "never echoes the secret");
+}

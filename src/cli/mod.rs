@@ -368,6 +368,9 @@ fn load_gate(path: &Path) -> Result<(Gate, Vec<String>), String> {
                 .map(String::into_bytes),
         };
     }
+    if let Some(var) = &config.proof_secret_env {
+        resources.proof_secret = std::env::var(var).ok().map(String::into_bytes);
+    }
     Gate::new(config, resources).map_err(|e| format!("{}: {e}", path.display()))
 }
 

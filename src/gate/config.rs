@@ -431,6 +431,7 @@ struct ResponsesDoc {
 struct ForwardDoc {
     #[serde(default)]
     identity_headers: bool,
+    proof_secret_env: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -552,6 +553,9 @@ pub struct GateConfig {
     pub cors_allow_origin: String,
     /// Add `x-aalgate-*` identity headers to forwarded requests.
     pub identity_headers: bool,
+    /// Gate-only mode: the setting (environment variable, Worker secret) holding the secret the gate
+    /// signs `x-aalgate-proof` with, for Data API requests (see `proof`).
+    pub proof_secret_env: Option<String>,
     /// Put the user id into decision logs.
     pub log_user_id: bool,
     /// Verified-token cache bounds.
@@ -934,6 +938,7 @@ impl GateConfig {
             exchange,
             cors_allow_origin,
             identity_headers: doc.forward.identity_headers,
+            proof_secret_env: doc.forward.proof_secret_env,
             log_user_id: doc.log.user_id,
             cache_max_entries,
             cache_max_bytes,

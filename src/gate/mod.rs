@@ -17,6 +17,7 @@ pub mod exchange;
 pub mod forwarding;
 pub mod keystore;
 pub mod policy;
+pub mod proof;
 pub mod route;
 
 use crate::crypto::{NativeProvider, SignatureProvider};
@@ -212,6 +213,8 @@ pub struct Resources {
     pub jwks_files: Vec<Option<Vec<u8>>>,
     /// The token exchange's private signing key: a JWK, or a signing-keys file (its `sign` key).
     pub exchange_signing_key: Option<Vec<u8>>,
+    /// The proof secret (from `forward.proof_secret_env`), for gate-only mode.
+    pub proof_secret: Option<Vec<u8>>,
 }
 
 /// Secrets: `Debug` says only what is present.
@@ -224,6 +227,7 @@ impl std::fmt::Debug for Resources {
                 "exchange_signing_key",
                 &self.exchange_signing_key.as_ref().map(|_| "…"),
             )
+            .field("proof_secret", &self.proof_secret.as_ref().map(|_| "…"))
             .finish()
     }
 }
@@ -238,6 +242,8 @@ pub struct Gate {
     concluded: HashMap<TokenDigest, Result<VerifiedToken>>,
     enrollment: EnrollmentStore,
     exchange: Option<ExchangeState>,
+    /// Gate-only mode's secret (see [`proof`]).
+    proof_secret: Option<Vec<u8>>,
     memo: credentials::ClassificationMemo,
     trace: bool,
 }
@@ -468,6 +474,26 @@ impl Gate {
             .map(|x| ExchangeState::new(x, &resources, config.jwks_timing, &mut warnings))
             .transpose()?;
         let cache = TokenCache::new(config.cache_max_entries, config.cache_max_bytes);
+        let proof_secret = match (&config.proof_secret_env, resources.proof_secret) {
+            (None, _) => None,
+            (Some(name), None) => {
+                return Err(ConfigError::new(
+                    "forward.proof_secret_env",
+                    format!("names `{name}`, which is not set"),
+                ))
+            }
+            (Some(_), Some(s)) if s.len() < proof::MIN_SECRET_BYTES => {
+                return Err(ConfigError::new(
+                    "forward.proof_secret_env",
+                    format!(
+                        "the secret is {} bytes; at least {} are required",
+                        s.len(),
+                        proof::MIN_SECRET_BYTES
+                    ),
+                ))
+            }
+            (Some(_), Some(s)) => Some(s),
+        };
         Ok((
             Gate {
                 config,
@@ -477,6 +503,7 @@ impl Gate {
                 concluded: HashMap::new(),
                 enrollment: EnrollmentStore::default(),
                 exchange,
+                proof_secret,
                 memo: credentials::ClassificationMemo::default(),
                 trace: false,
             },
@@ -565,7 +592,11 @@ impl Gate {
                     steps: run.steps.unwrap_or_default(),
                 })
             }
-            Step::Forward(identity) => Outcome::Done(self.forward(identity, None, run)),
+            Step::Forward(identity) => {
+                let mut verdict = self.forward(identity, None, run);
+                self.add_proof(&mut verdict, req, now);
+                Outcome::Done(verdict)
+            }
             Step::Reject(error) => {
                 let rejection = reject_with_cors(&error, &self.config.cors_allow_origin);
                 run.log.code = Some(rejection.code);
@@ -579,7 +610,9 @@ impl Gate {
                 });
                 if self.config.mode == Mode::ReportOnly {
                     run.step(|| "report_only: forwarding anyway".into());
-                    Outcome::Done(self.forward(Identity::Anonymous, Some(rejection), run))
+                    let mut verdict = self.forward(Identity::Anonymous, Some(rejection), run);
+                    self.add_proof(&mut verdict, req, now);
+                    Outcome::Done(verdict)
                 } else {
                     run.log.decision = "reject";
                     Outcome::Done(Verdict {
@@ -589,6 +622,19 @@ impl Gate {
                     })
                 }
             }
+        }
+    }
+
+    /// Gate-only mode: a Data API request the gate lets through carries its proof.
+    fn add_proof(&self, verdict: &mut Verdict, req: &Request<'_>, now: u64) {
+        let (Some(secret), Decision::Forward(f)) = (&self.proof_secret, &mut verdict.decision) else {
+            return;
+        };
+        if let Some(path) = proof::data_api_path(req.path) {
+            f.add_headers.push((
+                proof::PROOF_HEADER.to_owned(),
+                proof::sign(secret, now, req.method, path),
+            ));
         }
     }
 

@@ -73,6 +73,11 @@ pub fn load(
         hs256_secret: setting(&secret_name).map(String::into_bytes),
         jwks_files: Vec::new(),
         exchange_signing_key: None,
+        proof_secret: config
+            .proof_secret_env
+            .as_deref()
+            .and_then(|name| setting(name))
+            .map(String::into_bytes),
     };
     if let Some(x) = &config.exchange {
         if x.signing_key_file.is_some() {

@@ -96,6 +96,9 @@ export function check(c, observed) {
   }
   if (e.decision === "forward") {
     if (!observed.forwarded) problems.push(`expected forward, got ${observed.status} ${observed.code}`);
+    for (const h of e.adds_headers ?? []) {
+      if (observed.upstreamHeaders && !(h.toLowerCase() in observed.upstreamHeaders)) problems.push(`header ${h} did not reach the upstream`);
+    }
     for (const h of e.stripped ?? []) {
       if (observed.upstreamHeaders && h.toLowerCase() in observed.upstreamHeaders) problems.push(`header ${h} reached the upstream`);
     }
