@@ -213,7 +213,8 @@ fn run_table(external: bool) {
         let expect = &case["expect"];
         let mut got = observe(&verdict.decision, &header_refs);
         // Headers the gate adds must reach the upstream (the runtimes check what arrived).
-        if let (Some(want), Decision::Forward(f)) = (expect.get("adds_headers"), &verdict.decision) {
+        if let (Some(want), Decision::Forward(f)) = (expect.get("adds_headers"), &verdict.decision)
+        {
             let added: Vec<&str> = f.add_headers.iter().map(|(n, _)| n.as_str()).collect();
             got["adds_headers"] = json!(want
                 .as_array()

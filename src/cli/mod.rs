@@ -15,6 +15,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod probe;
 mod service;
 
 #[derive(Parser)]
@@ -56,6 +57,8 @@ enum Command {
     /// SQL templates.
     #[command(subcommand)]
     Sql(service::SqlCommand),
+    /// Check a live project from outside: does its origin wall refuse an enrolled user's aal1 token?
+    Probe(probe::ProbeArgs),
 }
 
 #[derive(Args)]
@@ -142,6 +145,7 @@ pub fn main() -> ExitCode {
         Command::Jwks { file } => service::run_jwks(&file),
         Command::Mint(args) => service::run_mint(args),
         Command::Sql(command) => service::run_sql(command),
+        Command::Probe(args) => probe::run_probe(args),
     };
     match result {
         Ok(code) => code,

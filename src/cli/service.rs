@@ -487,7 +487,17 @@ fn run_sql_wall(args: SqlWallArgs) -> Result<ExitCode, String> {
         };
         // psql, not a Postgres client in this binary: the one tool every Supabase user already has.
         let out = std::process::Command::new("psql")
-            .args(["-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c"])
+            .args([
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-F",
+                "\t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+            ])
             .arg(WALL_CHECK_SQL)
             .arg(&url)
             .output()

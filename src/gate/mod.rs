@@ -627,7 +627,8 @@ impl Gate {
 
     /// Gate-only mode: a Data API request the gate lets through carries its proof.
     fn add_proof(&self, verdict: &mut Verdict, req: &Request<'_>, now: u64) {
-        let (Some(secret), Decision::Forward(f)) = (&self.proof_secret, &mut verdict.decision) else {
+        let (Some(secret), Decision::Forward(f)) = (&self.proof_secret, &mut verdict.decision)
+        else {
             return;
         };
         if let Some(path) = proof::data_api_path(req.path) {

@@ -49,7 +49,12 @@ mod tests {
         // The same vector tests/sql/wall.test.mjs verifies against aalgate.require_proof() (computed
         // there with node:crypto from the documented message format).
         assert_eq!(
-            sign(b"proof-secret-A-at-least-32-bytes-long!!", 1793491200, "get", "/todos"),
+            sign(
+                b"proof-secret-A-at-least-32-bytes-long!!",
+                1793491200,
+                "get",
+                "/todos"
+            ),
             "v1.1793491200.ceec14d64deb391263d79404c373bee6ea8a6675ba60393c7301380ce602e815"
         );
     }
