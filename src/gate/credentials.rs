@@ -352,14 +352,9 @@ fn unwrap_key(value: &str) -> &str {
 /// The values of one query parameter, percent-decoded the way lenient servers do. A name counts when,
 /// compared case-insensitively, it is `name` or `name[…]` (the array forms some query parsers build).
 fn query_values<'q>(query: &'q str, name: &str) -> Vec<Cow<'q, str>> {
-    query
-        .split('&')
-        .filter_map(|pair| {
-            let (n, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let n = percent_decode(n);
-            let base = n.split('[').next().unwrap_or("");
-            base.eq_ignore_ascii_case(name).then(|| percent_decode(v))
-        })
+    query_pairs(query)
+        .filter(|(n, _)| n.split('[').next().unwrap_or("").eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
         .collect()
 }
 
@@ -400,6 +395,23 @@ pub(crate) fn percent_decode(s: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Whether a secret-level credential hides anywhere in `value`: the whole value, or any part of it
+/// between whitespace or commas, each unwrapped like an API key.
+fn secret_anywhere(value: &str, max_bytes: usize) -> bool {
+    classify(unwrap_key(value), max_bytes) == Class::Secret
+        || value
+            .split(|c: char| c.is_ascii_whitespace() || c == ',')
+            .any(|part| classify(unwrap_key(part), max_bytes) == Class::Secret)
+}
+
+/// The query's pairs, names and values percent-decoded (names exactly as sent otherwise).
+fn query_pairs(query: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+    query.split('&').filter(|p| !p.is_empty()).map(|pair| {
+        let (n, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(n), percent_decode(v))
+    })
 }
 
 /// `unwrap_key` keeping the borrow when there is one.
@@ -445,11 +457,13 @@ impl std::fmt::Display for Place {
     }
 }
 
-/// Collects what a request presents in every place of the inventory. Never fails: problems are
-/// recorded in [`Presented::problem`], so that an exempt route can still learn whether a service
-/// credential came along.
+/// Collects what a request presents in every place of the inventory. `path` is the request's
+/// normalised path (what routing uses: `/storage/v1/s%33` is Storage's `/s3` too). Never fails:
+/// problems are recorded in [`Presented::problem`], so that an exempt route can still learn whether a
+/// service credential came along.
 pub fn extract<'r>(
     req: &Request<'r>,
+    path: &str,
     max_bytes: usize,
     memo: &mut ClassificationMemo,
 ) -> Presented<'r> {
@@ -517,11 +531,27 @@ pub fn extract<'r>(
             Class::User | Class::Unknown => users.push(token),
         }
     }
-    // A presigned URL without a session token is signed with an S3 access key: secret-level.
+    // SigV4 is signed with an S3 access key (secret-level) unless Storage finds a user session token
+    // where it looks for one: the `x-amz-security-token` header for header-signed requests, the exact
+    // query key `X-Amz-Security-Token` (one value) for presigned URLs (supabase/storage
+    // `signature-v4.ts`, `parseAuthorizationHeader` / `parseQuerySignature`). A key there, or a token
+    // in another spelling Storage does not read, leaves the signature to the access keys.
+    let user_session = |token: Option<&str>| {
+        token.is_some_and(|t| matches!(classify(t.trim(), max_bytes), Class::User | Class::Unknown))
+    };
+    let header_session = req.headers_named("x-amz-security-token");
+    let header_signed_by_user =
+        header_session.len() == 1 && user_session(header_session.first().copied());
+    let exact_query: Vec<Cow<'_, str>> = query_pairs(req.query)
+        .filter(|(n, _)| n == "X-Amz-Security-Token")
+        .map(|(_, v)| v)
+        .collect();
+    let presigned_by_user =
+        exact_query.len() == 1 && user_session(exact_query.first().map(|v| v.as_ref()));
     let presigned = ["x-amz-credential", "x-amz-signature", "x-amz-algorithm"]
         .iter()
         .any(|name| !query_values(req.query, name).is_empty());
-    if presigned && session_tokens.is_empty() {
+    if presigned && !presigned_by_user {
         service = true;
     }
 
@@ -532,6 +562,9 @@ pub fn extract<'r>(
     }
     for value in authorization {
         let value = value.trim();
+        // A secret key or key JWT anywhere in the value (no scheme, `Bearer<TAB>…`, an odd scheme)
+        // counts: some reader (Storage takes a raw JWT) may take it, and exempt routes judge only this.
+        service |= secret_anywhere(value, max_bytes);
         let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
         if scheme.eq_ignore_ascii_case("bearer") {
             let bearer = rest.trim_start_matches(' ');
@@ -554,14 +587,11 @@ pub fn extract<'r>(
                 }
             }
         } else if scheme.eq_ignore_ascii_case("AWS4-HMAC-SHA256") {
-            // Storage's S3 protocol: signed with access keys (service-level) unless a user session
-            // token comes in `x-amz-security-token`.
-            if session_tokens.is_empty() {
+            // Storage's S3 protocol (see above).
+            if !header_signed_by_user {
                 service = true;
             }
         } else {
-            // An unsupported scheme may still carry a secret key some reader would take.
-            service |= classify(unwrap_key(rest), max_bytes) == Class::Secret;
             problems.push(Error::new(
                 Code::CredentialsUnsupported,
                 "`Authorization` must use the Bearer scheme",
@@ -584,8 +614,7 @@ pub fn extract<'r>(
 
     // 5. Form bodies the gate cannot see: S3 POST-policy uploads carry the session token (or an access
     // key's signature) as form fields.
-    let s3 = req
-        .path
+    let s3 = path
         .strip_prefix(S3_PATH)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
     let form_credentials = s3
@@ -636,7 +665,8 @@ mod tests {
             query,
             headers,
         };
-        extract(&req, MAX, &mut ClassificationMemo::default())
+        let normal = super::super::route::normalize_path(path).unwrap();
+        extract(&req, &normal, MAX, &mut ClassificationMemo::default())
     }
 
     #[test]
@@ -728,6 +758,87 @@ mod tests {
         for (query, headers) in places {
             let p = found("GET", "/storage/v1/s3/b/k", query, headers);
             assert!(p.service, "{query} {headers:?}");
+        }
+    }
+
+    #[test]
+    fn attack_s3_decoy_session_tokens_never_cancel_access_key_signing() {
+        let presign =
+            "X-Amz-Credential=AKID%2Fx&X-Amz-Signature=00&X-Amz-Algorithm=AWS4-HMAC-SHA256";
+        let sigv4 = [(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=AKID/x, SignedHeaders=host, Signature=00",
+        )];
+        let anon = jwt(r#"{"iss":"supabase","ref":"x","role":"anon"}"#);
+        // A key where Storage looks for the session token, or a token where Storage does not look.
+        let decoys: Vec<(String, Vec<(&str, &str)>)> = vec![
+            (
+                presign.to_owned(),
+                vec![("x-amz-security-token", "sb_publishable_x")],
+            ),
+            (
+                presign.to_owned(),
+                vec![("x-amz-security-token", anon.as_str())],
+            ),
+            (
+                format!("{presign}&x-amz-security-token=sb_publishable_x"),
+                vec![],
+            ),
+            (
+                format!("{presign}&X-Amz-Security-Token%5B%5D=sb_publishable_x"),
+                vec![],
+            ),
+            (format!("{presign}&X-AMZ-SECURITY-TOKEN={USER}"), vec![]),
+            (
+                format!("{presign}&X-Amz-Security-Token=sb_publishable_x"),
+                vec![],
+            ),
+            (
+                "X-Amz-Security-Token=sb_publishable_x".to_owned(),
+                sigv4.to_vec(),
+            ),
+            (format!("X-Amz-Security-Token={USER}"), sigv4.to_vec()),
+        ];
+        for (query, headers) in &decoys {
+            let p = found("GET", "/storage/v1/s3/b/k", query, headers);
+            assert!(p.service, "{query} {headers:?}");
+        }
+        // The real thing: a user session token where Storage reads it.
+        let real = format!("{presign}&X-Amz-Security-Token={USER}");
+        assert!(!found("GET", "/storage/v1/s3/b/k", &real, &[]).service);
+        let with_header = [sigv4[0], ("x-amz-security-token", USER)];
+        assert!(!found("GET", "/storage/v1/s3/b/k", "", &with_header).service);
+    }
+
+    #[test]
+    fn attack_encoded_s3_path_is_still_the_s3_api() {
+        let form = [("content-type", "multipart/form-data; boundary=x")];
+        for path in [
+            "/storage/v1/s%33/bucket",
+            "/storage/v1/%733/bucket",
+            "/storage/v1/%73%33/bucket/",
+            "/storage/v%31/s3/bucket",
+            "/%73torage/v1/s3/bucket",
+        ] {
+            assert!(found("POST", path, "", &form).form_credentials, "{path}");
+        }
+    }
+
+    #[test]
+    fn attack_secret_in_odd_authorization_forms_is_found() {
+        let service = jwt(r#"{"iss":"supabase","ref":"x","role":"service_role"}"#);
+        let tab = format!("Bearer\t{service}");
+        let tab2 = format!("Bearer \t{service}");
+        for value in [
+            "sb_secret_abc",
+            "Bearer\tsb_secret_abc",
+            "Token sb_secret_abc",
+            service.as_str(),
+            tab.as_str(),
+            tab2.as_str(),
+        ] {
+            let h = [("authorization", value)];
+            assert!(found("GET", "/auth/v1/user", "", &h).service, "{value}");
         }
     }
 

@@ -713,8 +713,12 @@ impl Gate {
         }
         // 1. CORS preflight is never blocked. Browsers send it without credentials; an OPTIONS request
         // that carries some is not a preflight and goes through the checks like any other request.
-        let presented =
-            credentials::extract(req, self.config.validation.max_token_bytes, &mut self.memo);
+        let presented = credentials::extract(
+            req,
+            &path,
+            self.config.validation.max_token_bytes,
+            &mut self.memo,
+        );
         if method == "OPTIONS"
             && req.has_header("access-control-request-method")
             && !presented.any()
