@@ -365,5 +365,21 @@ grant execute on function aalgate.request_claims(), aalgate.aal_ok(), aalgate.re
   aalgate.require_proof(), aalgate.check_request() to public;
 
 -- The Data API: PostgREST calls check_request() before every query (in-database config, reloaded).
-alter role authenticator set pgrst.db_pre_request = 'aalgate.check_request';
+-- A pre-request function of your own is kept (PostgREST takes one): call the rule from it with
+-- `perform aalgate.require_aal2_if_enrolled();`.
+do $$
+declare
+  current_fn text;
+begin
+  select substr(c, length('pgrst.db_pre_request=') + 1) into current_fn
+  from pg_catalog.pg_db_role_setting s
+  join pg_catalog.pg_roles r on r.oid = s.setrole
+  cross join lateral unnest(s.setconfig) c
+  where r.rolname = 'authenticator' and s.setdatabase = 0 and c like 'pgrst.db_pre_request=%';
+  if current_fn is null or current_fn = 'aalgate.check_request' then
+    alter role authenticator set pgrst.db_pre_request = 'aalgate.check_request';
+  else
+    raise warning 'aalgate: authenticator already has pgrst.db_pre_request = %; it is kept. Add `perform aalgate.require_aal2_if_enrolled();` to it, or the Data API is not covered by the wall', current_fn;
+  end if;
+end $$;
 notify pgrst, 'reload config';

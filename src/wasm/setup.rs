@@ -76,7 +76,7 @@ pub fn load(
         proof_secret: config
             .proof_secret_env
             .as_deref()
-            .and_then(|name| setting(name))
+            .and_then(&setting)
             .map(String::into_bytes),
     };
     if let Some(x) = &config.exchange {

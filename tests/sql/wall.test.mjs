@@ -18,7 +18,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { startCluster } from "./cluster.mjs";
@@ -383,6 +383,23 @@ union all select 'evt ' || evtname from pg_event_trigger
 union all select 'setting ' || array_to_string(setconfig, ',') from pg_db_role_setting
 order by 1`;
 }
+
+test("install keeps a pre-request function of the user's own (PostgREST takes one) and says how to compose", () => {
+  pg.psql("create database own");
+  const own = (sql) => pg.psql(sql, { database: "own" });
+  own(fs.readFileSync(path.join(root, "tests/sql/supabase_services_fixture.sql"), "utf8").replace(/^create role[^;]*;/gm, ""));
+  own(fs.readFileSync(path.join(root, "tests/sql/supabase_auth_fixture.sql"), "utf8").replace(/^create role[^;]*;/gm, ""));
+  const saved = preRequestFunction();
+  pg.psql("alter role authenticator set pgrst.db_pre_request = 'public.my_pre_request'");
+  try {
+    const r = spawnSync(path.join(process.env.PG_BIN ?? "/usr/lib/postgresql/15/bin", "psql"), ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(pg.port), "-U", "postgres", "-d", "own", "-f", "-"], { input: WALL, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /WARNING:  aalgate: authenticator already has pgrst.db_pre_request = public.my_pre_request; it is kept/);
+    assert.equal(preRequestFunction(), "public.my_pre_request");
+  } finally {
+    pg.psql(saved ? `alter role authenticator set pgrst.db_pre_request = '${saved}'` : "alter role authenticator reset pgrst.db_pre_request");
+  }
+});
 
 test("uninstall on this database too: the pre-request setting goes and the wall stops refusing", () => {
   uninstall();
