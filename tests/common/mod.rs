@@ -2,6 +2,10 @@
 //! Nothing here is random: keys are fixed, ECDSA signing is deterministic (RFC 6979), `now` is a constant.
 #![allow(dead_code)]
 
+#[cfg(feature = "cli")]
+pub mod cli;
+pub mod gate;
+
 use aalgate::b64;
 use aalgate::keys::{import_jwk, KeyEntry};
 use aalgate::{HmacSecret, KeySet, Validation, VerifyingKey};

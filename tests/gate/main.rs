@@ -1,0 +1,13 @@
+//! The gate beyond the conformance table: configuration errors, the JWKS cache rules, the verified-token
+//! cache, the fetch step, the enrollment lookup, logs.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod config;
+mod enrollment;
+mod enrollment_lookup;
+mod forwarding;
+mod jwks;
+mod policy;
+mod token_cache;
