@@ -5,12 +5,12 @@
 //! keys as the TOML file), `SUPABASE_JWT_SECRET` (legacy HS256 projects). The gate is built once per
 //! isolate; a bad configuration answers every request with a 500 naming the problem.
 
-use crate::gate::config::ConfigError;
+use crate::error::ConfigError;
 use crate::gate::forwarding::forwardable_headers;
 use crate::gate::{Decision, Forward, Gate, Request as GateRequest, Verdict};
 use crate::wasm::http::{self, Inbound};
 use crate::wasm::{driver, micros, setup};
-use crate::wire::{self, Rejection};
+use crate::wire::{self, Answer};
 use std::cell::RefCell;
 use std::rc::Rc;
 use worker::{event, Context, Env, Request, Response, Result};
@@ -70,7 +70,7 @@ fn state(env: &Env) -> std::result::Result<Rc<State>, ConfigError> {
     })
 }
 
-fn respond(r: &Rejection) -> Result<Response> {
+fn respond(r: &Answer) -> Result<Response> {
     Ok(Response::from(http::refusal(r)?))
 }
 

@@ -14,12 +14,15 @@
 pub mod alg;
 pub mod b64;
 pub mod claims;
+pub mod config;
 pub mod crypto;
 pub mod dangerous;
 pub mod error;
+pub mod exchange;
 pub mod gate;
 pub mod json;
 pub mod keys;
+pub mod service_role;
 pub mod signing;
 pub mod token;
 pub mod validation;
@@ -37,9 +40,9 @@ pub mod wasm;
 
 pub use alg::{Algorithm, AlgorithmSet};
 pub use claims::{Aal, AmrEntry, Audience, Claims};
+pub use config::GateConfig;
 pub use crypto::{NativeProvider, SignatureProvider};
-pub use error::{Code, Error, Result};
-pub use gate::config::{ConfigError, GateConfig};
+pub use error::{Code, ConfigError, Error, Result};
 pub use gate::{Decision, Gate, Outcome, Request, Resources};
 pub use keys::{HmacSecret, KeyEntry, KeySet, VerifyingKey};
 pub use validation::{RequiredClaim, Validation};

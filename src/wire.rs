@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 /// How a refusal looks on the wire.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Rejection {
+pub struct Answer {
     /// HTTP status.
     pub status: u16,
     /// The stable code (also in the body).
@@ -23,7 +23,7 @@ pub struct Rejection {
     pub body: Value,
 }
 
-impl Rejection {
+impl Answer {
     /// A header's value, by lower-case name.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -178,7 +178,7 @@ fn header_safe(text: &str) -> String {
 }
 
 /// The answer for `error`, with `Access-Control-Allow-Origin: cors_origin`.
-pub fn reject_with_cors(error: &Error, cors_origin: &str) -> Rejection {
+pub fn reject_with_cors(error: &Error, cors_origin: &str) -> Answer {
     let code = error.code();
     let (status, challenge) = shape(code);
     let description = header_safe(public_message(code));
@@ -216,7 +216,7 @@ pub fn reject_with_cors(error: &Error, cors_origin: &str) -> Rejection {
     if cors_origin != "*" {
         headers.push(("vary".to_owned(), "Origin".to_owned()));
     }
-    Rejection {
+    Answer {
         status,
         code: code.as_str(),
         headers,
@@ -232,8 +232,8 @@ pub fn reject_with_cors(error: &Error, cors_origin: &str) -> Rejection {
 
 /// The answer every request gets while the configuration is invalid: 500, naming the problem (the
 /// operator's own configuration, so naming it leaks nothing).
-pub fn config_error(error: &crate::gate::config::ConfigError) -> Rejection {
-    Rejection {
+pub fn config_error(error: &crate::error::ConfigError) -> Answer {
+    Answer {
         status: 500,
         code: "config_invalid",
         headers: vec![
@@ -253,8 +253,8 @@ pub fn config_error(error: &crate::gate::config::ConfigError) -> Rejection {
 }
 
 /// The token exchange's answer: `{"access_token","token_type","expires_in","expires_at"}`, never cached.
-pub fn exchange_token(body: &Value, cors_allow_origin: &str) -> Rejection {
-    Rejection {
+pub fn exchange_token(body: &Value, cors_allow_origin: &str) -> Answer {
+    Answer {
         status: 200,
         code: "token_issued",
         headers: vec![
@@ -273,8 +273,8 @@ pub fn exchange_token(body: &Value, cors_allow_origin: &str) -> Rejection {
 }
 
 /// The token exchange's answer to a CORS preflight (browsers call it before the `POST`).
-pub fn exchange_preflight(cors_allow_origin: &str) -> Rejection {
-    Rejection {
+pub fn exchange_preflight(cors_allow_origin: &str) -> Answer {
+    Answer {
         status: 204,
         code: "preflight",
         headers: vec![
@@ -298,8 +298,8 @@ pub fn exchange_preflight(cors_allow_origin: &str) -> Rejection {
 
 /// The answer of a front door whose runtime cannot proxy WebSocket upgrades (Node's and Deno's
 /// `fetch`): 501, rather than a misleading 502 or a silently dropped `Upgrade`.
-pub fn upgrade_unsupported() -> Rejection {
-    Rejection {
+pub fn upgrade_unsupported() -> Answer {
+    Answer {
         status: 501,
         code: "upgrade_unsupported",
         headers: vec![
@@ -319,8 +319,8 @@ pub fn upgrade_unsupported() -> Rejection {
 }
 
 /// The answer when a forwarded request could not reach the upstream at all.
-pub fn upstream_unreachable() -> Rejection {
-    Rejection {
+pub fn upstream_unreachable() -> Answer {
+    Answer {
         status: 502,
         code: "upstream_unreachable",
         headers: vec![
@@ -340,7 +340,7 @@ pub fn upstream_unreachable() -> Rejection {
 }
 
 /// The answer for `error` with the default CORS origin `*`.
-pub fn reject(error: &Error) -> Rejection {
+pub fn reject(error: &Error) -> Answer {
     reject_with_cors(error, "*")
 }
 

@@ -98,17 +98,16 @@ fn substitute(text: &str, fx: &Value, tokens: &HashMap<String, String>) -> Strin
 fn gate_for(fx: &Value, config: &Value, external: bool) -> Gate {
     let cfg = GateConfig::from_json(&config.to_string()).unwrap_or_else(|e| panic!("{e}"));
     let secret = cfg
-        .hs256_secret_env
-        .as_ref()
+        .hs256_secret_env()
         .map(|env| fx["secret_env"][env].as_str().unwrap().as_bytes().to_vec());
-    let exchange_signing_key = cfg.exchange.as_ref().map(|x| {
+    let exchange_signing_key = cfg.exchange().map(|x| {
         fx["secret_env"][&x.signing_key_env]
             .as_str()
             .expect("the fixture provides the exchange signing key")
             .as_bytes()
             .to_vec()
     });
-    let proof_secret = cfg.proof_secret_env.as_ref().map(|env| {
+    let proof_secret = cfg.proof_secret_env().as_ref().map(|env| {
         fx["secret_env"][env]
             .as_str()
             .expect("the fixture provides the proof secret")

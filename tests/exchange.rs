@@ -567,3 +567,26 @@ fn a_provider_key_can_be_a_pem_public_key() {
     assert_eq!(e.field, "exchange.providers[0].public_key_pem");
     assert_eq!(err(json!({"kid": "x"})).field, "exchange.providers[0].kid");
 }
+
+#[test]
+fn attack_http_jwks_url_on_a_host_that_only_starts_like_localhost_is_refused() {
+    // A prefix test (`starts_with("http://localhost")`) would accept these: plain http to a host the
+    // attacker owns, serving the keys that decide who may mint tokens.
+    let err = |url: &str| {
+        GateConfig::from_json(&config(json!({"jwks": null, "jwks_url": url})).to_string())
+            .unwrap_err()
+            .field
+    };
+    for url in [
+        "http://localhost.evil.example/jwks.json",
+        "http://127.0.0.1.evil.example/jwks.json",
+        "http://localhost@evil.example/jwks.json",
+    ] {
+        assert_eq!(err(url), "exchange.providers[0].jwks_url", "{url}");
+    }
+    // Loopback development stays possible.
+    assert!(GateConfig::from_json(
+        &config(json!({"jwks": null, "jwks_url": "http://127.0.0.1:9999/jwks.json"})).to_string()
+    )
+    .is_ok());
+}

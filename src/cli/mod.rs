@@ -3,8 +3,8 @@
 //!
 //! Exit codes: 0 valid, 1 token refused (code and reason printed), 2 usage or key-file problem.
 
+use crate::config::GateConfig;
 use crate::dangerous::insecure_decode;
-use crate::gate::config::GateConfig;
 use crate::gate::{Decision, Gate, Outcome, Request, Resources};
 use crate::keys::{import_jwk, import_oct_jwk, HmacSecret, KeyEntry, KeySet, VerifyingKey};
 use crate::token::Header;
@@ -340,14 +340,14 @@ fn load_gate(path: &Path) -> Result<(Gate, Vec<String>), String> {
     .map_err(|e| format!("{}: {e}", path.display()))?;
     let base = path.parent().unwrap_or(Path::new("."));
     let mut resources = Resources::default();
-    for issuer in &config.issuers {
+    for issuer in config.issuers() {
         let contents = match &issuer.jwks_file {
             Some(file) => Some(read_file(&base.join(file))?),
             None => None,
         };
         resources.jwks_files.push(contents);
     }
-    if let Some(var) = &config.hs256_secret_env {
+    if let Some(var) = &config.hs256_secret_env() {
         let value = std::env::var(var).map_err(|_| {
             format!(
                 "{}: keys.hs256_secret_env names `{var}`, which is not set",
@@ -356,7 +356,7 @@ fn load_gate(path: &Path) -> Result<(Gate, Vec<String>), String> {
         })?;
         resources.hs256_secret = Some(value.into_bytes());
     }
-    if let Some(file) = &config.hs256_secret_file {
+    if let Some(file) = &config.hs256_secret_file() {
         let bytes = read_file(&base.join(file))?;
         let trimmed = bytes
             .strip_suffix(b"\r\n")
@@ -364,7 +364,7 @@ fn load_gate(path: &Path) -> Result<(Gate, Vec<String>), String> {
             .unwrap_or(&bytes);
         resources.hs256_secret = Some(trimmed.to_vec());
     }
-    if let Some(x) = &config.exchange {
+    if let Some(x) = &config.exchange() {
         resources.exchange_signing_key = match &x.signing_key_file {
             Some(file) => Some(read_file(&base.join(file))?),
             None => std::env::var(&x.signing_key_env)
@@ -372,7 +372,7 @@ fn load_gate(path: &Path) -> Result<(Gate, Vec<String>), String> {
                 .map(String::into_bytes),
         };
     }
-    if let Some(var) = &config.proof_secret_env {
+    if let Some(var) = &config.proof_secret_env() {
         resources.proof_secret = std::env::var(var).ok().map(String::into_bytes);
     }
     Gate::new(config, resources).map_err(|e| format!("{}: {e}", path.display()))
@@ -385,11 +385,11 @@ fn run_check_config(path: &Path) -> Result<ExitCode, String> {
     }
     let cfg = gate.config();
     println!("ok: {}", path.display());
-    println!("supabase_url: {}", cfg.supabase_url);
-    println!("issuers: {}", cfg.validation.issuers.join(", "));
+    println!("supabase_url: {}", cfg.supabase_url());
+    println!("issuers: {}", cfg.validation().issuers.join(", "));
     println!(
         "require_aal2_for_enrolled: {}",
-        if cfg.require_aal2_for_enrolled {
+        if cfg.require_aal2_for_enrolled() {
             "on"
         } else {
             "OFF (enrolled users pass at aal1 unless a route says otherwise)"
@@ -397,14 +397,14 @@ fn run_check_config(path: &Path) -> Result<ExitCode, String> {
     );
     println!(
         "mode: {}",
-        if cfg.mode == crate::gate::config::Mode::Enforce {
+        if cfg.mode() == crate::gate::Mode::Enforce {
             "enforce"
         } else {
             "report_only"
         }
     );
     println!("routes (first match wins):");
-    for r in cfg.routes.iter().chain(std::iter::once(&cfg.fallback)) {
+    for r in cfg.routes().iter().chain(std::iter::once(cfg.fallback())) {
         let methods = if r.methods.is_empty() {
             "*".to_owned()
         } else {

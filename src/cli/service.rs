@@ -4,7 +4,7 @@
 //! your own (uploaded to Supabase as a standby or the current key), short-lived tokens for a
 //! least-privilege Postgres role, and gate rules that keep each role on its routes.
 
-use crate::gate::config::{plain_role_name, reserved_role};
+use crate::service_role::{plain_role_name, reserved_role};
 use crate::signing::{read_keys, signing_key, SigningKey};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Map, Value};

@@ -15,10 +15,7 @@
 //!   such a request is refused unless the route says `allow_form_credentials`.
 
 use super::Request;
-use crate::b64;
 use crate::error::{Code, Error};
-use crate::json;
-use serde_json::Value;
 use std::borrow::Cow;
 
 /// Where a credential travels.
@@ -211,30 +208,35 @@ impl<'r> Presented<'r> {
     }
 }
 
-/// The role of a JWT that is an API key rather than a user token: a legacy key JWT (`iss: "supabase"`, a
-/// `ref`, a `role`, no `sub`), or any JWT whose `role` is `service_role` (a service credential whatever
-/// else it says).
-pub(crate) fn key_jwt_role(token: &str) -> Option<String> {
-    let mut parts = token.split('.');
-    let (_, Some(payload), Some(_), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return None;
-    };
-    let bytes = b64::decode(payload.as_bytes())?;
-    // Fast path for user tokens: a key JWT spells `"ref"` or `service_role` literally. A token that hides
-    // them behind JSON escapes is classified as a user token, which fails closed (it is verified, and a
-    // `service_role` role is refused again by the policy).
-    let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
-    if !has(b"\"ref\"") && !has(b"service_role") {
-        return None;
+/// One `Authorization` value read as the Bearer scheme (RFC 6750 §2.1), the way every front door and
+/// the exchange read it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Bearer<'a> {
+    /// `Bearer <token>`.
+    Token(&'a str),
+    /// `Bearer a,b`: several tokens in one value.
+    Several(&'a str),
+    /// `Bearer` with nothing after it.
+    Empty,
+    /// Another scheme (its name).
+    OtherScheme(&'a str),
+}
+
+/// Reads one `Authorization` value (surrounding whitespace ignored; the scheme is case-insensitive).
+pub fn bearer(value: &str) -> Bearer<'_> {
+    let value = value.trim();
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Bearer::OtherScheme(scheme);
     }
-    let claims = json::parse_object(&bytes).ok()?;
-    let role = claims.get("role").and_then(Value::as_str)?;
-    let legacy_key = claims.get("iss") == Some(&Value::String("supabase".into()))
-        && claims.get("ref").is_some_and(Value::is_string)
-        && !claims.contains_key("sub");
-    (legacy_key || role == "service_role").then(|| role.to_owned())
+    let token = rest.trim_start_matches(' ');
+    if token.contains(',') {
+        Bearer::Several(token)
+    } else if token.is_empty() {
+        Bearer::Empty
+    } else {
+        Bearer::Token(token)
+    }
 }
 
 /// Whether `value` has the shape of a compact JWS (three base64url segments). Only a shape: the
@@ -290,7 +292,7 @@ pub fn classify(value: &str, max_bytes: usize) -> Class {
     if !jwt_shaped(value) {
         return Class::Unknown;
     }
-    match key_jwt_role(value).as_deref() {
+    match crate::dangerous::key_jwt_role(value).as_deref() {
         Some("anon") => Class::AnonKey,
         Some(_) => Class::Secret,
         None => Class::User,
@@ -565,37 +567,33 @@ pub fn extract<'r>(
         // A secret key or key JWT anywhere in the value (no scheme, `Bearer<TAB>…`, an odd scheme)
         // counts: some reader (Storage takes a raw JWT) may take it, and exempt routes judge only this.
         service |= secret_anywhere(value, max_bytes);
-        let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-        if scheme.eq_ignore_ascii_case("bearer") {
-            let bearer = rest.trim_start_matches(' ');
-            if bearer.contains(',') {
+        match bearer(value) {
+            Bearer::Several(list) => {
                 problems.push(conflict("`authorization` values"));
-                service |= bearer
+                service |= list
                     .split(',')
                     .any(|b| classify(b.trim(), max_bytes) == Class::Secret);
-            } else if bearer.is_empty() {
-                problems.push(Error::new(
-                    Code::TokenMalformed,
-                    "`Authorization: Bearer` has no token",
-                ));
-            } else {
-                match memo.classify(bearer, max_bytes) {
-                    Class::Secret => service = true,
-                    Class::Publishable | Class::AnonKey => {}
-                    // Anything else is a user token: verified, and refused if it is none.
-                    Class::User | Class::Unknown => users.push(Cow::Borrowed(bearer)),
+            }
+            Bearer::Empty => problems.push(Error::new(
+                Code::TokenMalformed,
+                "`Authorization: Bearer` has no token",
+            )),
+            Bearer::Token(token) => match memo.classify(token, max_bytes) {
+                Class::Secret => service = true,
+                Class::Publishable | Class::AnonKey => {}
+                // Anything else is a user token: verified, and refused if it is none.
+                Class::User | Class::Unknown => users.push(Cow::Borrowed(token)),
+            },
+            Bearer::OtherScheme(scheme) if scheme.eq_ignore_ascii_case("AWS4-HMAC-SHA256") => {
+                // Storage's S3 protocol (see above).
+                if !header_signed_by_user {
+                    service = true;
                 }
             }
-        } else if scheme.eq_ignore_ascii_case("AWS4-HMAC-SHA256") {
-            // Storage's S3 protocol (see above).
-            if !header_signed_by_user {
-                service = true;
-            }
-        } else {
-            problems.push(Error::new(
+            Bearer::OtherScheme(_) => problems.push(Error::new(
                 Code::CredentialsUnsupported,
                 "`Authorization` must use the Bearer scheme",
-            ));
+            )),
         }
     }
 
@@ -639,6 +637,7 @@ pub fn extract<'r>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::b64;
 
     const MAX: usize = 8192;
     // A user token's shape (three base64url segments; the payload has no `ref`/`service_role`).

@@ -8,10 +8,37 @@
 //! - when the endpoint fails, stale keys are still served for `max_stale` (1 h), then dropped;
 //! - a failed fetch is not retried before the cooldown either.
 
-use super::config::{IssuerKeysConfig, JwksTiming};
 use crate::alg::Algorithm;
 use crate::error::{Code, Error, Result};
 use crate::keys::{KeyEntry, KeySet, SkippedKey};
+use serde_json::Value;
+
+/// Where keys for one issuer come from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IssuerKeysConfig {
+    /// The exact `iss` value.
+    pub issuer: String,
+    /// Remote JWKS the adapter fetches (absent when keys are given locally).
+    pub jwks_url: Option<String>,
+    /// A local JWKS file the adapter reads at load time (CLI, air-gapped).
+    pub jwks_file: Option<String>,
+    /// An inline JWKS.
+    pub jwks_inline: Option<Value>,
+}
+
+/// JWKS caching rules: how long a fetched key set is fresh, how often it may be refetched, how long
+/// stale keys still serve while the endpoint fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JwksTiming {
+    /// Freshness when `Cache-Control` gives no `max-age`. Default 600 s.
+    pub default_max_age: u64,
+    /// Minimum time between fetches of one JWKS (unknown `kid`, failures). Default 30 s.
+    pub refetch_cooldown: u64,
+    /// How long keys are still served after they went stale while the endpoint fails. Default 3,600 s.
+    pub max_stale: u64,
+    /// How long one JWKS fetch may take, in milliseconds (adapters). Default 3,000.
+    pub timeout_ms: u32,
+}
 
 /// Largest JWKS document accepted (Supabase's is ~1 KB; this leaves room for many keys).
 pub const MAX_JWKS_BYTES: usize = 64 * 1024;
@@ -235,9 +262,7 @@ impl KeyStore {
             return Err(e);
         }
         if found.len() > 1 {
-            let claimed = crate::json::parse_object(payload)
-                .ok()
-                .and_then(|c| c.get("iss").and_then(|v| v.as_str()).map(str::to_owned));
+            let claimed = crate::dangerous::peek_claim(payload, "iss");
             found.retain(|(_, issuer)| Some(*issuer) == claimed.as_deref());
         }
         match found.as_slice() {

@@ -1,12 +1,13 @@
-//! Route requirements applied to a verified token (DESIGN §5 step 7). Runs on every request, cached
+//! Route requirements applied to a verified token (after the token is verified: the pipeline's access, service-role and assurance steps). Runs on every request, cached
 //! token or not: a policy can change, and `max_age`/`max_token_age` depend on `now`.
 
-use super::config::{
-    AalRequirement, ClaimPredicate, ClaimTest, GateConfig, ServiceRole, WhenUnknown,
-};
+use super::enrollment::Fallback;
+use super::requirement::{AalRequirement, ClaimPredicate, ClaimTest};
 use super::route::RouteRule;
 use crate::claims::{Aal, Claims};
+use crate::config::GateConfig;
 use crate::error::{Code, Error};
+use crate::service_role::ServiceRole;
 use crate::verify::VerifiedToken;
 
 /// What the policy learned, for logs and `explain`.
@@ -92,7 +93,7 @@ pub fn check_access(
 ) -> Result<(), Error> {
     let claims = token.claims();
     // Service roles may have longer lifetimes; everyone else keeps `tokens.max_lifetime`.
-    lifetime_within(claims, cfg.user_max_lifetime)?;
+    lifetime_within(claims, cfg.user_max_lifetime())?;
     let role = claims.role.as_deref().unwrap_or("");
 
     if role == "service_role" {
@@ -182,16 +183,16 @@ fn assurance(
             // An aal2 token passes whatever the enrollment fact: no need to know it.
             if !at_least_aal2 {
                 facts.enrolled = enrolled;
-                let enrolled = match (enrolled, cfg.enrollment.when_unknown) {
+                let enrolled = match (enrolled, cfg.enrollment().when_unknown) {
                     (Some(known), _) => known,
-                    (None, WhenUnknown::TreatAsEnrolled) => true,
-                    (None, WhenUnknown::TreatAsNotEnrolled) => false,
-                    (None, WhenUnknown::Refuse) => {
+                    (None, Fallback::TreatAsEnrolled) => true,
+                    (None, Fallback::TreatAsNotEnrolled) => false,
+                    (None, Fallback::Refuse) => {
                         return Err(Error::new(
                             Code::EnrollmentUnknown,
                             format!(
                                 "the token has no boolean `{}` claim and Auth cannot be asked; install the aalgate hook (sql/) or set enrollment.when_unknown",
-                                cfg.enrollment.claim.join(".")
+                                cfg.enrollment().claim.join(".")
                             ),
                         ));
                     }
@@ -209,7 +210,8 @@ fn assurance(
     if let Some(max_age) = rule.max_age {
         let recent = at_least_aal2
             && claims.newest_mfa_at().is_some_and(|at| {
-                at <= now.saturating_add(cfg.validation.leeway) && now.saturating_sub(at) <= max_age
+                at <= now.saturating_add(cfg.validation().leeway)
+                    && now.saturating_sub(at) <= max_age
             });
         if !recent {
             return Err(Error::mfa_recency(max_age));

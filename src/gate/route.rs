@@ -9,7 +9,12 @@
 //! so a trailing slash can never slip past a rule. Matching is case-sensitive and runs on the normalised
 //! path (see [`normalize_path`]); patterns must already be in normalised form.
 
-use super::config::{AalRequirement, AuthRequirement, ClaimPredicate};
+use super::requirement::{AalRequirement, AuthRequirement, ClaimPredicate};
+
+/// Names of HTTP methods (what a route may list, and what logs name as they are).
+pub const HTTP_METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+];
 
 /// A compiled path pattern.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -5,15 +5,17 @@
 //! into HMAC key material, which is what the classic "alg confusion" attack needs.
 
 mod jwk;
+pub mod pem;
+mod public_key;
 mod secret;
 pub(crate) mod set;
 
 pub use jwk::{import_jwk, import_oct_jwk, KeyProblem};
+pub use public_key::{P256PublicKey, RsaKeyProblem, RsaPublicKey, RSA_MAX_BITS, RSA_MIN_BITS};
 pub use secret::{HmacSecret, MIN_HMAC_SECRET_BYTES};
 pub use set::{KeySet, SkippedKey};
 
 use crate::alg::Algorithm;
-use crate::crypto::{P256PublicKey, RsaPublicKey};
 use sha2::{Digest, Sha256};
 
 /// A key that can verify signatures of exactly one algorithm.

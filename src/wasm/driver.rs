@@ -41,13 +41,13 @@ pub async fn decide(gate: &RefCell<Gate>, req: &Request<'_>) -> Verdict {
 /// Finishes a decision whose first step `first` the caller already took (front doors that answer
 /// without a promise when no I/O is needed).
 pub async fn resolve(gate: &RefCell<Gate>, req: &Request<'_>, first: Outcome) -> Verdict {
-    let timeout_ms = gate.borrow().config().jwks_timing.timeout_ms;
+    let timeout_ms = gate.borrow().config().jwks_timing().timeout_ms;
     // Waiting for another request's lookup ends when it answers or its in-flight mark expires (then
     // this request asks itself); the budget only guards against a gate that keeps saying "wait".
     let mut wait_budget_ms = gate
         .borrow()
         .config()
-        .enrollment
+        .enrollment()
         .api_timeout_ms
         .saturating_add(3000);
     let mut rounds = 0;

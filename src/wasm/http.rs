@@ -2,7 +2,7 @@
 //! forward of an allowed request to the project.
 
 use crate::gate::Forward;
-use crate::wire::{self, Rejection};
+use crate::wire::{self, Answer};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -14,7 +14,7 @@ extern "C" {
 }
 
 /// A refusal as a web `Response`.
-pub fn refusal(r: &Rejection) -> Result<web_sys::Response, JsValue> {
+pub fn refusal(r: &Answer) -> Result<web_sys::Response, JsValue> {
     let headers = web_sys::Headers::new()?;
     for (n, v) in &r.headers {
         headers.set(n, v)?;

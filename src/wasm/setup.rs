@@ -3,7 +3,8 @@
 //! secrets) and the portable module (a config object plus `Deno.env` / `process.env`), so both accept
 //! and refuse exactly the same configurations.
 
-use crate::gate::config::{ConfigError, GateConfig};
+use crate::config::GateConfig;
+use crate::error::ConfigError;
 use crate::gate::{Gate, Resources};
 
 /// A built gate and the project it guards.
@@ -48,7 +49,7 @@ pub fn load(
     }
     let config = GateConfig::from_json(&doc.to_string())?;
     // Files: a Worker has none, and the portable module must behave the same in every runtime.
-    if let Some(i) = config.issuers.iter().position(|i| i.jwks_file.is_some()) {
+    if let Some(i) = config.issuers().iter().position(|i| i.jwks_file.is_some()) {
         let field = if i == 0 {
             "keys.jwks_file".to_owned()
         } else {
@@ -59,27 +60,26 @@ pub fn load(
             "files are not read by the wasm front doors; give the JWKS inline (`jwks`) or a `jwks_url`",
         ));
     }
-    if config.hs256_secret_file.is_some() {
+    if config.hs256_secret_file().is_some() {
         return Err(ConfigError::new(
             "keys.hs256_secret_file",
             "files are not read by the wasm front doors; use the SUPABASE_JWT_SECRET setting",
         ));
     }
     let secret_name = config
-        .hs256_secret_env
-        .clone()
-        .unwrap_or_else(|| "SUPABASE_JWT_SECRET".into());
+        .hs256_secret_env()
+        .unwrap_or("SUPABASE_JWT_SECRET")
+        .to_owned();
     let mut resources = Resources {
         hs256_secret: setting(&secret_name).map(String::into_bytes),
         jwks_files: Vec::new(),
         exchange_signing_key: None,
         proof_secret: config
-            .proof_secret_env
-            .as_deref()
+            .proof_secret_env()
             .and_then(&setting)
             .map(String::into_bytes),
     };
-    if let Some(x) = &config.exchange {
+    if let Some(x) = config.exchange() {
         if x.signing_key_file.is_some() {
             return Err(ConfigError::new(
                 "exchange.signing_key_file",
@@ -88,13 +88,13 @@ pub fn load(
         }
         resources.exchange_signing_key = setting(&x.signing_key_env).map(String::into_bytes);
     }
-    if config.hs256_secret_env.is_some() && resources.hs256_secret.is_none() {
+    if config.hs256_secret_env().is_some() && resources.hs256_secret.is_none() {
         return Err(ConfigError::new(
             "keys.hs256_secret_env",
             format!("names the secret `{secret_name}`, which is not set"),
         ));
     }
-    let upstream = config.supabase_url.clone();
+    let upstream = config.supabase_url().to_owned();
     let (gate, warnings) = Gate::with_external_signatures(config, resources)?;
     Ok(Loaded {
         gate,

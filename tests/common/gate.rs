@@ -26,8 +26,7 @@ pub fn gate_from(cfg: &Value) -> Gate {
 /// A remote-JWKS gate that has just fetched a JWKS holding `key` as "k1" (max-age 600) at `NOW`.
 pub fn gate_with_fetched_key(key: &p256::ecdsa::SigningKey) -> Gate {
     let mut gate = remote_gate();
-    gate.keys_mut()
-        .fetched(JWKS_URL, &jwks_of(&[es256_jwk(key, "k1")]), Some(600), NOW)
+    gate.jwks_fetched(JWKS_URL, &jwks_of(&[es256_jwk(key, "k1")]), Some(600), NOW)
         .unwrap();
     gate
 }

@@ -13,10 +13,10 @@ fn minimal_config_is_url_plus_switch() {
     )
     .unwrap();
     assert_eq!(cfg.supabase_issuer(), ISSUER);
-    assert_eq!(cfg.issuers[0].jwks_url.as_deref(), Some(JWKS_URL));
-    assert_eq!(cfg.validation.issuers, vec![ISSUER.to_owned()]);
-    assert_eq!(cfg.validation.audiences, vec!["authenticated".to_owned()]);
-    assert!(cfg.routes.iter().any(|r| r.name == "supabase:auth"));
+    assert_eq!(cfg.issuers()[0].jwks_url.as_deref(), Some(JWKS_URL));
+    assert_eq!(cfg.validation().issuers, vec![ISSUER.to_owned()]);
+    assert_eq!(cfg.validation().audiences, vec!["authenticated".to_owned()]);
+    assert!(cfg.routes().iter().any(|r| r.name == "supabase:auth"));
 }
 
 #[test]
@@ -229,7 +229,7 @@ fn service_roles_are_bound_to_issuers_and_not_named_in_route_roles() {
     )
     .unwrap();
     assert_eq!(
-        cfg.service_roles[0].issuers,
+        cfg.service_roles()[0].issuers,
         vec![ISSUER.to_owned()],
         "the project's issuer only, by default"
     );
@@ -242,7 +242,7 @@ fn the_mfa_switch_is_on_unless_the_document_says_false() {
         json!({"supabase_url": URL, "log": {"user_id": true}}),
     ] {
         let cfg = GateConfig::from_json(&doc.to_string()).unwrap();
-        assert!(cfg.require_aal2_for_enrolled, "{doc}");
+        assert!(cfg.require_aal2_for_enrolled(), "{doc}");
         assert!(cfg
             .summary()
             .starts_with("require_aal2_for_enrolled = true"));
@@ -251,7 +251,7 @@ fn the_mfa_switch_is_on_unless_the_document_says_false() {
         &json!({"supabase_url": URL, "require_aal2_for_enrolled": false}).to_string(),
     )
     .unwrap();
-    assert!(!off.require_aal2_for_enrolled);
+    assert!(!off.require_aal2_for_enrolled());
     assert!(off.summary().contains("OFF"));
 }
 

@@ -105,12 +105,12 @@ fn enrollment_sources() {
     );
     // The preset's default is claim_then_api; without the preset, claim.
     let with_preset = GateConfig::from_json(&json!({"supabase_url": URL}).to_string()).unwrap();
-    assert_eq!(with_preset.enrollment.source.as_str(), "claim_then_api");
+    assert_eq!(with_preset.enrollment().source.as_str(), "claim_then_api");
     let without = GateConfig::from_json(
         &json!({"supabase_url": URL, "preset": false, "routes": [{"path": "/auth/v1", "auth": "none"}]}).to_string(),
     )
     .unwrap();
-    assert_eq!(without.enrollment.source.as_str(), "claim");
+    assert_eq!(without.enrollment().source.as_str(), "claim");
 }
 
 #[test]

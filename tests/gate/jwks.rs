@@ -18,8 +18,7 @@ fn first_request_asks_for_the_jwks_then_decides() {
         }
         other => panic!("{other:?}"),
     }
-    gate.keys_mut()
-        .fetched(JWKS_URL, &jwks_of(&[es256_jwk(&key, "k1")]), Some(600), NOW)
+    gate.jwks_fetched(JWKS_URL, &jwks_of(&[es256_jwk(&key, "k1")]), Some(600), NOW)
         .unwrap();
     assert_eq!(code(&done(decide(&mut gate, &t, NOW))), "forward");
 }
@@ -29,7 +28,7 @@ fn jwks_down_at_start_is_503_and_the_upstream_is_not_called() {
     let mut gate = remote_gate();
     let t = user_token(&es256_key(11), "k1", false, "aal1");
     assert!(matches!(decide(&mut gate, &t, NOW), Outcome::FetchKeys(_)));
-    gate.keys_mut().fetch_failed(JWKS_URL, NOW);
+    gate.jwks_fetch_failed(JWKS_URL, NOW);
     let v = done(decide(&mut gate, &t, NOW));
     assert_eq!(code(&v), "jwks_unavailable");
     let Decision::Reject(r) = &v.decision else {
@@ -52,8 +51,7 @@ fn unknown_kid_refetches_at_most_once_per_cooldown() {
     let old = es256_key(11);
     let new = es256_key(12);
     let mut gate = remote_gate();
-    gate.keys_mut()
-        .fetched(JWKS_URL, &jwks_of(&[es256_jwk(&old, "k1")]), Some(600), NOW)
+    gate.jwks_fetched(JWKS_URL, &jwks_of(&[es256_jwk(&old, "k1")]), Some(600), NOW)
         .unwrap();
     let rotated = user_token(&new, "k2", false, "aal1");
     // Just fetched: the cooldown holds, so an unknown kid is refused without a fetch.
@@ -66,14 +64,13 @@ fn unknown_kid_refetches_at_most_once_per_cooldown() {
         Outcome::FetchKeys(urls) => assert_eq!(urls[0].1, FetchReason::UnknownKid),
         other => panic!("{other:?}"),
     }
-    gate.keys_mut()
-        .fetched(
-            JWKS_URL,
-            &jwks_of(&[es256_jwk(&old, "k1"), es256_jwk(&new, "k2")]),
-            Some(600),
-            NOW + 31,
-        )
-        .unwrap();
+    gate.jwks_fetched(
+        JWKS_URL,
+        &jwks_of(&[es256_jwk(&old, "k1"), es256_jwk(&new, "k2")]),
+        Some(600),
+        NOW + 31,
+    )
+    .unwrap();
     assert_eq!(
         code(&done(decide(&mut gate, &rotated, NOW + 31))),
         "forward"
@@ -106,7 +103,7 @@ fn keys_expire_with_max_age_and_stale_keys_serve_while_the_endpoint_fails() {
         o => panic!("{o:?}"),
     }
     // The endpoint fails: stale keys are still used (bounded by max_stale, default 3600 s).
-    gate.keys_mut().fetch_failed(JWKS_URL, NOW + 600);
+    gate.jwks_fetch_failed(JWKS_URL, NOW + 600);
     assert_eq!(code(&done(decide(&mut gate, &other, NOW + 600))), "forward");
     // Past max-age + max_stale the keys are gone and tokens are refused with 503.
     let mut c2 = supabase_claims();
@@ -122,7 +119,7 @@ fn keys_expire_with_max_age_and_stale_keys_serve_while_the_endpoint_fails() {
         decide(&mut gate, &late, NOW + 4300),
         Outcome::FetchKeys(_)
     ));
-    gate.keys_mut().fetch_failed(JWKS_URL, NOW + 4300);
+    gate.jwks_fetch_failed(JWKS_URL, NOW + 4300);
     assert_eq!(
         code(&done(decide(&mut gate, &late, NOW + 4300))),
         "jwks_unavailable"
@@ -133,12 +130,10 @@ fn keys_expire_with_max_age_and_stale_keys_serve_while_the_endpoint_fails() {
 fn garbage_or_oversized_jwks_counts_as_a_failure() {
     let mut gate = remote_gate();
     assert!(gate
-        .keys_mut()
-        .fetched(JWKS_URL, b"<html>nope</html>", None, NOW)
+        .jwks_fetched(JWKS_URL, b"<html>nope</html>", None, NOW)
         .is_err());
     assert!(gate
-        .keys_mut()
-        .fetched(JWKS_URL, &vec![b' '; 70 * 1024], None, NOW)
+        .jwks_fetched(JWKS_URL, &vec![b' '; 70 * 1024], None, NOW)
         .is_err());
     let t = user_token(&es256_key(11), "k1", false, "aal1");
     assert_eq!(code(&done(decide(&mut gate, &t, NOW))), "jwks_unavailable");

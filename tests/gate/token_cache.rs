@@ -26,14 +26,13 @@ fn token_cache_hits_skip_verification_but_never_policy() {
 fn token_cache_rechecks_exp_on_every_hit() {
     let key = es256_key(11);
     let mut gate = remote_gate();
-    gate.keys_mut()
-        .fetched(
-            JWKS_URL,
-            &jwks_of(&[es256_jwk(&key, "k1")]),
-            Some(86_400),
-            NOW,
-        )
-        .unwrap();
+    gate.jwks_fetched(
+        JWKS_URL,
+        &jwks_of(&[es256_jwk(&key, "k1")]),
+        Some(86_400),
+        NOW,
+    )
+    .unwrap();
     let t = user_token(&key, "k1", false, "aal1");
     assert_eq!(code(&done(decide(&mut gate, &t, NOW))), "forward");
     // supabase_claims() expires at NOW + 3000; with 30 s leeway the cached entry dies at NOW + 3030.
@@ -51,21 +50,19 @@ fn token_cache_drops_entries_whose_key_left_the_set() {
     let old = es256_key(11);
     let new = es256_key(12);
     let mut gate = remote_gate();
-    gate.keys_mut()
-        .fetched(JWKS_URL, &jwks_of(&[es256_jwk(&old, "k1")]), Some(600), NOW)
+    gate.jwks_fetched(JWKS_URL, &jwks_of(&[es256_jwk(&old, "k1")]), Some(600), NOW)
         .unwrap();
     let t = user_token(&old, "k1", false, "aal1");
     assert_eq!(code(&done(decide(&mut gate, &t, NOW))), "forward");
     assert_eq!(gate.cache().len(), 1);
     // The old key is revoked: the JWKS now has only the new one.
-    gate.keys_mut()
-        .fetched(
-            JWKS_URL,
-            &jwks_of(&[es256_jwk(&new, "k2")]),
-            Some(600),
-            NOW + 100,
-        )
-        .unwrap();
+    gate.jwks_fetched(
+        JWKS_URL,
+        &jwks_of(&[es256_jwk(&new, "k2")]),
+        Some(600),
+        NOW + 100,
+    )
+    .unwrap();
     // Within the refetch cooldown of that fetch, so the refusal needs no further fetch.
     let v = done(decide(&mut gate, &t, NOW + 110));
     assert!(!v.log.cached);

@@ -11,7 +11,7 @@ pub const RSA_MAX_BITS: usize = 8192;
 
 /// A P-256 public key whose point was checked to be on the curve (and not the identity) at import.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct P256PublicKey(pub(super) p256::ecdsa::VerifyingKey);
+pub struct P256PublicKey(pub(crate) p256::ecdsa::VerifyingKey);
 
 impl P256PublicKey {
     /// From 32-byte big-endian affine coordinates. `None` if the point is not on P-256.
@@ -53,7 +53,7 @@ pub enum RsaKeyProblem {
 
 /// An RSA public key with a 2048..=8192-bit odd modulus and an odd exponent in 3..=2^32.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RsaPublicKey(pub(super) rsa::RsaPublicKey);
+pub struct RsaPublicKey(pub(crate) rsa::RsaPublicKey);
 
 impl RsaPublicKey {
     /// From big-endian modulus and exponent bytes (leading zero bytes tolerated).
