@@ -1,4 +1,4 @@
-//! A typed view of Supabase access-token claims (DESIGN §2).
+//! A typed view of Supabase access-token claims (`sub`, `role`, `aal`, `amr`, `session_id`, …).
 //!
 //! Built only from a payload whose signature verified; every claim we type is checked for its type here,
 //! so the policy layer never meets a `"exp": "soon"`. Claims we do not type (hook claims, `app_metadata`)

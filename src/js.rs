@@ -228,7 +228,12 @@ impl JsGate {
     /// `Access-Control-Allow-Origin` the gate answers with (`responses.cors_allow_origin`).
     #[wasm_bindgen(getter, js_name = corsAllowOrigin)]
     pub fn cors_allow_origin(&self) -> String {
-        self.state.gate.borrow().config().cors_allow_origin().to_owned()
+        self.state
+            .gate
+            .borrow()
+            .config()
+            .cors_allow_origin()
+            .to_owned()
     }
 
     /// One line saying whether `require_aal2_for_enrolled` is on, and the mode (for the start-up log).

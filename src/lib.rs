@@ -17,6 +17,7 @@ pub mod claims;
 pub mod config;
 pub mod crypto;
 pub mod dangerous;
+pub mod drive;
 pub mod error;
 pub mod exchange;
 pub mod gate;

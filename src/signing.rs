@@ -1,4 +1,4 @@
-//! Private signing keys, for the tokens aalgate mints (service tokens; later the token exchange).
+//! Private signing keys, for the tokens aalgate mints (service tokens and the token exchange).
 //!
 //! Keys are read from and written to the Supabase CLI's `signing_keys.json` format: a JSON array of
 //! private JWKs (`kty`, `kid`, `use: "sig"`, `key_ops`, `alg`, `ext`, key members). Exactly one key has

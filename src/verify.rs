@@ -145,7 +145,8 @@ impl PendingSignature {
     }
 }
 
-/// Steps 2–4 of DESIGN §5 and the signature's shape: everything up to the provider call.
+/// Everything up to the provider call: size cap, strict parse, algorithm allow-list, key selection,
+/// and the signature's shape.
 pub fn prepare(
     token: &str,
     keys: &dyn KeySource,
@@ -175,7 +176,7 @@ pub fn prepare(
     })
 }
 
-/// Checks the signature only (steps 2–5 of DESIGN §5).
+/// Checks the signature only (parse, algorithm, key, signature; no claims).
 pub fn verify_signature(
     token: &str,
     keys: &dyn KeySource,

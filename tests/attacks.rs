@@ -696,7 +696,7 @@ fn attack_signature_from_another_token_is_refused() {
 }
 
 /// A provider that says yes to everything: the core's own shape checks must still refuse malformed
-/// signatures, because WebCrypto is more lenient than our rules (DESIGN §3).
+/// signatures, because WebCrypto is more lenient than our rules.
 struct AlwaysYes;
 
 impl aalgate::SignatureProvider for AlwaysYes {

@@ -3,7 +3,9 @@
 
 mod common;
 
-use aalgate::gate::{Decision, Outcome, Request};
+use aalgate::drive::{drive, Io};
+use aalgate::gate::enrollment::EnrollmentJob;
+use aalgate::gate::{Decision, Request};
 use aalgate::{b64, Gate, GateConfig, Resources};
 use p256::ecdsa::signature::Signer;
 use serde_json::{json, Map, Value};
@@ -182,32 +184,18 @@ fn run_table(external: bool) {
             query: &query,
             headers: &header_refs,
         };
-        let mut lookups = 0;
-        let mut rounds = 0;
-        let verdict = loop {
-            rounds += 1;
-            match gate.decide(&req, now) {
-                Outcome::Done(v) => break Some(v),
-                Outcome::VerifySignature(job) if external && rounds < 8 => {
-                    let valid = aalgate::SignatureProvider::verify(
-                        &aalgate::NativeProvider,
-                        job.key(),
-                        job.message(),
-                        job.signature(),
-                    );
-                    gate.signature_checked(job, valid, now);
-                }
-                Outcome::LookupEnrollment(job) if rounds < 8 => {
-                    lookups += 1;
-                    let (status, body) = stand_in_auth_user(&fx, &job);
-                    let _ = gate.enrollment_checked(job, Some((status, body.as_bytes())), now);
-                }
-                other => {
-                    failures.push(format!("{name}: unexpected {other:?}"));
-                    break None;
-                }
+        let mut io = StandInIo {
+            fx: &fx,
+            lookups: 0,
+        };
+        let verdict = match drive(gate, &req, now, &mut io) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                failures.push(format!("{name}: no verdict: {e}"));
+                None
             }
         };
+        let lookups = io.lookups;
         let Some(verdict) = verdict else { continue };
         let expect = &case["expect"];
         let mut got = observe(&verdict.decision, &header_refs);
@@ -273,7 +261,25 @@ fn run_table(external: bool) {
 
 /// What the stand-in Auth answers to `GET /auth/v1/user` (the same rules as tests/runtime/upstream.mjs):
 /// 401 without `apikey` (the API gateway's answer), the fixture user's factors, or its failure status.
-fn stand_in_auth_user(fx: &Value, job: &aalgate::gate::enrollment::EnrollmentJob) -> (u16, String) {
+/// The table's I/O: Auth is the stand-in below; keys are inline, so a fetch is a failure of the case.
+struct StandInIo<'a> {
+    fx: &'a Value,
+    lookups: usize,
+}
+
+impl Io for StandInIo<'_> {
+    fn fetch_jwks(&mut self, url: &str) -> Result<Vec<u8>, String> {
+        Err(format!("unexpected JWKS fetch of {url}"))
+    }
+
+    fn lookup_user(&mut self, job: &EnrollmentJob) -> Result<Option<(u16, Vec<u8>)>, String> {
+        self.lookups += 1;
+        let (status, body) = stand_in_auth_user(self.fx, job);
+        Ok(Some((status, body.into_bytes())))
+    }
+}
+
+fn stand_in_auth_user(fx: &Value, job: &EnrollmentJob) -> (u16, String) {
     let header = |name: &str| {
         job.headers()
             .iter()

@@ -4,16 +4,16 @@
 //! your own (uploaded to Supabase as a standby or the current key), short-lived tokens for a
 //! least-privilege Postgres role, and gate rules that keep each role on its routes.
 
-use crate::service_role::{plain_role_name, reserved_role};
+use crate::service_role::{
+    grant_sql, ident, plain_role_name, reserved_role, MAX_EXP, MINT_LIFETIME_CAP,
+    MINT_RESERVED_CLAIMS,
+};
 use crate::signing::{read_keys, signing_key, SigningKey};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Map, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-
-/// Longest `mint` lifetime without `--allow-long-lived`: the gate's default `tokens.max_lifetime`.
-const MINT_LIFETIME_CAP: u64 = 86_400;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub(super) enum KeyAlg {
@@ -210,25 +210,6 @@ pub(super) fn run_jwks(file: &Path) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Claims `mint` sets itself (by flags), and claims that speak for a user's sign-in: never `--claim`.
-const RESERVED: [&str; 13] = [
-    "role",
-    "sub",
-    "iat",
-    "exp",
-    "iss",
-    "aud",
-    "nbf",
-    "aal",
-    "amr",
-    "session_id",
-    "is_anonymous",
-    "mfa_enrolled",
-    "acr",
-];
-/// Largest `exp` JSON numbers carry exactly (2^53 − 1).
-const MAX_EXP: u64 = (1 << 53) - 1;
-
 pub(super) fn run_mint(args: MintArgs) -> Result<ExitCode, String> {
     if !plain_role_name(&args.role) {
         return Err(format!(
@@ -250,7 +231,7 @@ pub(super) fn run_mint(args: MintArgs) -> Result<ExitCode, String> {
             .to_string(),
         None => new_uuid(),
     };
-    let now = super::now_or_clock(args.now)?;
+    let now = super::io::now_or_clock(args.now)?;
     let exp = match (&args.valid_for, &args.exp) {
         (Some(d), _) => {
             let d = humantime::parse_duration(d).map_err(|e| format!("--valid-for {d:?}: {e}"))?;
@@ -283,7 +264,7 @@ pub(super) fn run_mint(args: MintArgs) -> Result<ExitCode, String> {
             .split_once('=')
             .ok_or_else(|| format!("--claim {c:?}: expected KEY=JSON"))?;
         let k = k.trim();
-        if k.is_empty() || RESERVED.contains(&k) {
+        if k.is_empty() || MINT_RESERVED_CLAIMS.contains(&k) {
             return Err(format!("--claim {k:?}: set it with its own flag"));
         }
         let v: Value = serde_json::from_str(v).map_err(|e| {
@@ -306,110 +287,6 @@ pub(super) fn run_mint(args: MintArgs) -> Result<ExitCode, String> {
     let key = signing_key(&keys).map_err(|e| format!("{}: {e}", args.key.display()))?;
     println!("{}", key.sign(&Value::Object(claims)));
     Ok(ExitCode::SUCCESS)
-}
-
-fn ident(s: &str) -> Result<String, String> {
-    if plain_role_name(s) {
-        Ok(format!("\"{s}\""))
-    } else {
-        Err(format!("{s:?} is not a plain lower-case SQL name"))
-    }
-}
-
-/// Schemas Supabase manages: a service role gets nothing there from a template.
-fn managed_schema(schema: &str) -> bool {
-    const MANAGED: [&str; 14] = [
-        "auth",
-        "storage",
-        "vault",
-        "realtime",
-        "extensions",
-        "pgsodium",
-        "pgsodium_masks",
-        "graphql",
-        "graphql_public",
-        "net",
-        "supabase_functions",
-        "supabase_migrations",
-        "cron",
-        "pgbouncer",
-    ];
-    MANAGED.contains(&schema) || schema.starts_with("pg_") || schema == "information_schema"
-}
-
-fn schema_name(schema: &str) -> Result<String, String> {
-    if managed_schema(schema) {
-        return Err(format!("schema {schema:?} is managed by Supabase"));
-    }
-    ident(schema)
-}
-
-fn qualified(name: &str) -> Result<String, String> {
-    let (schema, object) = name.split_once('.').unwrap_or(("public", name));
-    Ok(format!("{}.{}", schema_name(schema)?, ident(object)?))
-}
-
-/// One `--grant` as SQL. Parsed, not pasted: every name is checked and quoted, every privilege comes
-/// from the list that fits the object kind.
-fn grant_sql(grant: &str, role: &str) -> Result<String, String> {
-    let bad = |why: &str| format!("--grant {grant:?}: {why}");
-    let lower = grant.trim().to_ascii_lowercase();
-    let (privs, target) = lower
-        .split_once(" on ")
-        .ok_or_else(|| bad("expected `<privileges> on <object>`"))?;
-    let target = target.trim();
-    let (kind, object) = match target.split_once(' ') {
-        Some((k @ ("table" | "sequence" | "function" | "schema"), rest)) => (k, rest.trim()),
-        _ => ("table", target),
-    };
-    let allowed: &[&str] = match kind {
-        // Not truncate (it ignores row level security), references or trigger.
-        "table" => &["select", "insert", "update", "delete"],
-        "sequence" => &["usage", "select", "update"],
-        "function" => &["execute"],
-        _ => &["usage"],
-    };
-    let privs: Vec<&str> = privs.split(',').map(str::trim).collect();
-    if let Some(p) = privs.iter().find(|p| !allowed.contains(p)) {
-        return Err(bad(&format!(
-            "`{p}` is not a {kind} privilege here ({})",
-            allowed.join(", ")
-        )));
-    }
-    let object = match kind {
-        "function" => {
-            let (name, args) = object
-                .strip_suffix(')')
-                .and_then(|o| o.split_once('('))
-                .ok_or_else(|| bad("a function needs its argument types: public.f(int, text)"))?;
-            let types = args
-                .split(',')
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(|t| {
-                    let plain = t.split(' ').all(|w| {
-                        !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                    }) || t.ends_with("[]")
-                        && t[..t.len() - 2]
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '_');
-                    if plain {
-                        Ok(t.to_owned())
-                    } else {
-                        Err(bad(&format!("argument type {t:?}")))
-                    }
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            format!(
-                "function {}({})",
-                qualified(name.trim()).map_err(|e| bad(&e))?,
-                types.join(", ")
-            )
-        }
-        "schema" => format!("schema {}", schema_name(object).map_err(|e| bad(&e))?),
-        k => format!("{k} {}", qualified(object).map_err(|e| bad(&e))?),
-    };
-    Ok(format!("grant {} on {object} to {role};", privs.join(", ")))
 }
 
 pub(super) fn run_sql(command: SqlCommand) -> Result<ExitCode, String> {

@@ -1,7 +1,7 @@
 //! Pure-Rust provider: `p256`, `rsa`, `hmac` + `sha2`. Serves the CLI, the tests, and any runtime
 //! without WebCrypto.
 
-use super::SignatureProvider;
+use super::provider::SignatureProvider;
 use crate::keys::VerifyingKey;
 use hmac::{Hmac, Mac};
 use p256::ecdsa::signature::Verifier as _;

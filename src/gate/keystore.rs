@@ -2,7 +2,7 @@
 //! a thin fetch layer that lives in the adapter).
 //!
 //! The store decides *when* a JWKS must be fetched and answers [`KeyStore::due`]; the adapter fetches and
-//! reports back with [`KeyStore::fetched`] or [`KeyStore::fetch_failed`]. Rules (DESIGN §3):
+//! reports back with [`KeyStore::fetched`] or [`KeyStore::fetch_failed`]. Rules:
 //! - keys are fresh for the `Cache-Control: max-age` of their response (default 600 s);
 //! - an unknown `kid` triggers a refetch at most once per cooldown (30 s) per JWKS;
 //! - when the endpoint fails, stale keys are still served for `max_stale` (1 h), then dropped;

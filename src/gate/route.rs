@@ -167,7 +167,8 @@ impl RouteRule {
     }
 }
 
-/// The Supabase preset (DESIGN §4), appended after user routes.
+/// The Supabase preset: Auth, public Storage and the gate's own paths exempt, every data API guarded
+/// by `default_aal`; appended after user routes.
 pub fn supabase_preset(data_aal: AalRequirement) -> Vec<RouteRule> {
     let data = |name: &str, pattern: &str| RouteRule::protected(name, data_aal).with(pattern, &[]);
     let service_only = |path: &str| {

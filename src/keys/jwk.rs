@@ -4,8 +4,9 @@
 //! ours, because they are policy, not syntax: one algorithm per key, `use`/`key_ops`/`alg` agreeing,
 //! no private members in a published set, size floors, on-curve points.
 
+use super::key::{KeyEntry, VerifyingKey};
 use super::public_key::{P256PublicKey, RsaKeyProblem, RsaPublicKey};
-use super::{HmacSecret, KeyEntry, VerifyingKey};
+use super::secret::HmacSecret;
 use jose_jwk::{Class, EcCurves, Jwk, Key, Operations};
 use serde_json::Value;
 use std::fmt;

@@ -1,7 +1,7 @@
 //! The key set a token is checked against, and the rules for picking its key (after panva/jose's).
 
 use super::jwk::{import_jwk, KeyProblem};
-use super::KeyEntry;
+use super::key::KeyEntry;
 use crate::alg::Algorithm;
 use crate::error::{Code, Error, Result};
 use crate::json;
