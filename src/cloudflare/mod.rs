@@ -4,6 +4,9 @@
 //! Configuration comes from Worker vars and secrets: `SUPABASE_URL`, `AALGATE_CONFIG` (JSON, the same
 //! keys as the TOML file), `SUPABASE_JWT_SECRET` (legacy HS256 projects). The gate is built once per
 //! isolate; a bad configuration answers every request with a 500 naming the problem.
+//!
+//! The test-only endpoints live in `selftest.rs`, compiled only with the feature `selftest`: the
+//! production Worker (`make worker`, `wrangler deploy`) does not contain them.
 
 use crate::gate::config::ConfigError;
 use crate::gate::forwarding::forwardable_headers;
@@ -14,6 +17,9 @@ use crate::wire::{self, Rejection};
 use std::cell::RefCell;
 use std::rc::Rc;
 use worker::{event, Context, Env, Request, Response, Result};
+
+#[cfg(feature = "selftest")]
+mod selftest;
 
 struct State {
     gate: RefCell<Gate>,
@@ -40,9 +46,8 @@ fn load(env: &Env) -> std::result::Result<State, ConfigError> {
             .ok()
             .map(|v| v.to_string())
     });
-    if text(env, "AALGATE_SELFTEST").as_deref() == Some("1") {
-        web_sys::console::warn_1(&"aalgate: AALGATE_SELFTEST=1 exposes test endpoints under /__aalgate/selftest/; never set it in production".into());
-    }
+    #[cfg(feature = "selftest")]
+    selftest::warn_if_enabled(env);
     let loaded = setup::load(config_text.as_deref(), "AALGATE_CONFIG", &|name| {
         text(env, name)
     })?;
@@ -107,96 +112,11 @@ fn log(verdict: &Verdict, started: Option<f64>) {
     web_sys::console::log_1(&verdict.log_line(duration).into());
 }
 
-/// Test-only endpoint, enabled by the `AALGATE_SELFTEST` binding (never set it in production): checks a
-/// batch of raw signatures through the same path the gate uses (core shape checks, then WebCrypto), so
-/// the public vectors can be replayed inside workerd.
-async fn selftest(mut req: Request) -> Result<Response> {
-    let mut cases: Vec<serde_json::Value> = req.json().await?;
-    cases.truncate(10_000);
-    let mut verdicts = Vec::with_capacity(cases.len());
-    for case in cases {
-        let verdict = match crate::keys::import_jwk(&case["jwk"]) {
-            Err(_) => serde_json::Value::Null,
-            Ok(entry) => {
-                let hex = |k: &str| -> Vec<u8> {
-                    let s = case[k].as_str().unwrap_or("").as_bytes();
-                    s.chunks(2)
-                        .filter_map(|pair| {
-                            std::str::from_utf8(pair)
-                                .ok()
-                                .and_then(|p| u8::from_str_radix(p, 16).ok())
-                        })
-                        .collect()
-                };
-                let (msg, sig) = (hex("msg"), hex("sig"));
-                let shape_ok =
-                    crate::verify::check_signature(&entry, &msg, &sig, &AlwaysValid).is_ok();
-                let valid = shape_ok
-                    && crate::wasm::webcrypto::verify(entry.key(), entry.fingerprint(), &msg, &sig)
-                        .await;
-                serde_json::Value::Bool(valid)
-            }
-        };
-        verdicts.push(verdict);
-    }
-    Response::from_json(&verdicts)
-}
-
-/// Lets [`selftest`] run the core's shape checks alone; WebCrypto gives the real verdict afterwards.
-struct AlwaysValid;
-
-impl crate::crypto::SignatureProvider for AlwaysValid {
-    fn verify(&self, _: &crate::keys::VerifyingKey, _: &[u8], _: &[u8]) -> bool {
-        true
-    }
-}
-
-/// Test-only (same `AALGATE_SELFTEST` binding): runs many decisions inside one request so a benchmark can
-/// time decisions without HTTP in the way. Body: `{"tokens": [...], "repeat": n}`; every token is
-/// decided `repeat` times as `GET /rest/v1/todos`.
-async fn selftest_decide(mut req: Request, env: &Env) -> Result<Response> {
-    let body: serde_json::Value = req.json().await?;
-    let state = match state(env) {
-        Ok(s) => s,
-        Err(e) => return respond(&wire::config_error(&e)),
-    };
-    let tokens: Vec<String> = body["tokens"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|t| t.as_str().map(|s| format!("Bearer {s}")))
-                .collect()
-        })
-        .unwrap_or_default();
-    // Bounded: a mistakenly enabled test endpoint must not become a CPU sink.
-    let repeat = body["repeat"].as_u64().unwrap_or(1).min(10_000);
-    let tokens = &tokens[..tokens.len().min(10_000)];
-    let (mut decisions, mut forwarded) = (0u64, 0u64);
-    for _ in 0..repeat {
-        for auth in tokens {
-            let headers = [("authorization", auth.as_str())];
-            let gate_req = GateRequest {
-                method: "GET",
-                path: "/rest/v1/todos",
-                query: "",
-                headers: &headers,
-            };
-            let verdict = driver::decide(&state.gate, &gate_req).await;
-            decisions += 1;
-            forwarded += u64::from(matches!(verdict.decision, Decision::Forward(_)));
-        }
-    }
-    Response::from_json(&serde_json::json!({ "decisions": decisions, "forwarded": forwarded }))
-}
-
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    if text(&env, "AALGATE_SELFTEST").as_deref() == Some("1") {
-        match req.path().as_str() {
-            "/__aalgate/selftest/verify" => return selftest(req).await,
-            "/__aalgate/selftest/decide" => return selftest_decide(req, &env).await,
-            _ => {}
-        }
+    #[cfg(feature = "selftest")]
+    if let Some(endpoint) = selftest::endpoint(&req, &env) {
+        return selftest::serve(endpoint, req, &env).await;
     }
     let started = micros();
     let state = match state(&env) {
