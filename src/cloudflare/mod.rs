@@ -9,10 +9,10 @@
 //! production Worker (`make worker`, `wrangler deploy`) does not contain them.
 
 use crate::gate::config::ConfigError;
-use crate::gate::forwarding::forwardable_headers;
-use crate::gate::{Decision, Forward, Gate, Request as GateRequest, Verdict};
+use crate::gate::{Decision, Forward, Gate, Verdict};
 use crate::wasm::http::{self, Inbound};
-use crate::wasm::{driver, micros, setup};
+use crate::wasm::judged::JudgedRequest;
+use crate::wasm::{micros, setup};
 use crate::wire::{self, Rejection};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -124,22 +124,16 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         Err(e) => return respond(&wire::config_error(&e)),
     };
     let url = req.url()?;
-    let headers = forwardable_headers(req.headers().entries().collect());
-    let refs: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
-    let method = req.inner().method();
-    let gate_req = GateRequest {
-        method: &method,
-        path: url.path(),
-        query: url.query().unwrap_or(""),
-        headers: &refs,
-    };
-    let verdict = driver::decide(&state.gate, &gate_req).await;
+    let judged = JudgedRequest::new(
+        req.inner().method(),
+        url.path().to_owned(),
+        url.query().unwrap_or("").to_owned(),
+        req.headers().entries().collect(),
+    );
+    let verdict = judged.decide(&state.gate).await;
     log(&verdict, started);
     match &verdict.decision {
         Decision::Reject(r) | Decision::Answer(r) => respond(r),
-        Decision::Forward(f) => proxy(&state, &req, &url, &headers, f).await,
+        Decision::Forward(f) => proxy(&state, &req, &url, judged.headers(), f).await,
     }
 }
