@@ -2,6 +2,7 @@
 #   make test    everything CI runs (installs what it needs, skips what is already there)
 #   make demo    the gate in local workerd in front of a demo upstream and demo issuer (see README)
 #   make worker  build the Cloudflare Worker into build/ (offline: pinned tools, no downloads)
+#   make worker-selftest  the same Worker plus test-only endpoints (feature `selftest`) into build-selftest/
 #   make fuzz    cargo-fuzz on token parsing and JWKS import (FUZZ_SECONDS each, default 60)
 
 SHELL := /bin/bash
@@ -27,9 +28,9 @@ DENO = $(if $(wildcard node_modules/@deno/linux-x64-glibc/deno),$(CURDIR)/node_m
 export DENO_DIR := $(CURDIR)/.deno
 WASM_OUT := target/wasm32-unknown-unknown/release/aalgate.wasm
 
-.PHONY: test lint unit demo worker module edge-example fuzz tools-rust tools-wasm tools-node tools-pg test-worker test-deno test-sql lint-wasm clean
+.PHONY: test lint unit demo worker worker-selftest module edge-example fuzz tools-rust tools-wasm tools-node tools-pg test-worker test-deno test-sql lint-wasm clean
 
-test: tools-rust lint unit tools-pg test-sql tools-wasm tools-node lint-wasm worker module edge-example test-worker test-deno
+test: tools-rust lint unit tools-pg test-sql tools-wasm tools-node lint-wasm worker worker-selftest module edge-example test-worker test-deno
 
 # The Rust toolchain itself comes with the machine (rustup); we only check the parts we use.
 tools-rust:
@@ -76,6 +77,7 @@ lint:
 
 lint-wasm:
 	$(CARGO) clippy --target wasm32-unknown-unknown --features cloudflare -- -D warnings
+	$(CARGO) clippy --target wasm32-unknown-unknown --features selftest -- -D warnings
 	$(CARGO) clippy --target wasm32-unknown-unknown --features js -- -D warnings
 
 unit:
@@ -85,6 +87,14 @@ unit:
 worker: tools-wasm tools-node
 	WASM_BINDGEN_BIN=$(CARGO_BIN)/wasm-bindgen ESBUILD_BIN=$(ESBUILD) \
 	  $(CARGO_BIN)/worker-build --release --no-opt . --features cloudflare
+
+# The Worker with the test-only /__aalgate/selftest/* endpoints (feature `selftest`; they answer only
+# while the binding AALGATE_SELFTEST=1 is set too), for the tests and benchmarks that call them. Its own
+# output directory, so build/ (what `make demo` runs and `wrangler deploy` ships) never has them; the
+# same cargo target dir, so only aalgate itself is compiled again.
+worker-selftest: tools-wasm tools-node
+	WASM_BINDGEN_BIN=$(CARGO_BIN)/wasm-bindgen ESBUILD_BIN=$(ESBUILD) \
+	  $(CARGO_BIN)/worker-build --release --no-opt --out-dir build-selftest . --features selftest
 
 # The portable module (feature `js`): one wasm, three wasm-bindgen glues under pkg/ (see package.json
 # "exports": deno → pkg/deno, node → pkg/node, workerd/browsers → pkg/web).
@@ -101,8 +111,9 @@ edge-example: module
 	cp js/gate.js js/deno.js js/index.d.ts $(EDGE_SHARED)/js/
 	cp -r pkg/deno $(EDGE_SHARED)/pkg/
 
-# Node runs the workerd and Node front doors (tests/runtime/*.test.mjs), Deno its own runner.
-test-worker:
+# Node runs the workerd and Node front doors (tests/runtime/*.test.mjs), Deno its own runner. The
+# tests start build/ (run `make worker module` first) and, for the selftest endpoints, build-selftest/.
+test-worker: worker-selftest
 	node --test --test-concurrency=1 tests/runtime/
 
 test-deno:
@@ -120,4 +131,4 @@ fuzz:
 
 clean:
 	$(CARGO) clean
-	rm -rf build
+	rm -rf build build-selftest

@@ -1,14 +1,15 @@
-// Decision cost in workerd without HTTP in the way: one request runs many decisions (aalgate's
-// AALGATE_SELFTEST endpoint, a loop of jose jwtVerify in the comparison Worker), timed from outside;
-// each figure is (request time − one empty request) / decisions. Fresh = every token new to the gate;
-// cached = one token decided again and again. Prints ratios; asserts nothing.
+// Decision cost in workerd without HTTP in the way: one request runs many decisions (aalgate's test-only
+// /__aalgate/selftest/decide endpoint, in the Worker `make worker-selftest` builds into build-selftest/;
+// a loop of jose jwtVerify in the comparison Worker), timed from outside; each figure is (request time −
+// one empty request) / decisions. Fresh = every token new to the gate; cached = one token decided again
+// and again. Prints ratios; asserts nothing.
 //   node bench/workerd-decisions.mjs [decisions]
 import http from "node:http";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { Miniflare, Log, LogLevel } from "miniflare";
 import { startUpstream } from "../tests/runtime/upstream.mjs";
-import { startWorker } from "../tests/runtime/front-doors.mjs";
+import { startSelftestWorker } from "../tests/runtime/front-doors.mjs";
 import { fixtures, signEs256 } from "../tests/runtime/conformance-lib.mjs";
 
 const N = Number(process.argv[2] ?? 2000);
@@ -22,7 +23,7 @@ const out = path.join(root, "build/bench/jose-worker.js");
 execFileSync(path.join(root, "node_modules/.bin/esbuild"), [path.join(root, "bench/jose-worker.js"), "--bundle", "--format=esm", "--platform=neutral", `--outfile=${out}`], { stdio: "ignore" });
 const mf = new Miniflare({ modules: true, scriptPath: out, compatibilityDate: "2026-04-26", cf: false, bindings: { JWKS: JSON.stringify(jwks), ISSUER: issuer, UPSTREAM: upstream.url }, log: new Log(LogLevel.NONE) });
 const jose = (await mf.ready).toString().replace(/\/$/, "");
-const gate = await startWorker({ AALGATE_SELFTEST: "1", AALGATE_CONFIG: JSON.stringify({ supabase_url: upstream.url, require_aal2_for_enrolled: true, keys: { jwks } }) });
+const gate = await startSelftestWorker({ AALGATE_SELFTEST: "1", AALGATE_CONFIG: JSON.stringify({ supabase_url: upstream.url, require_aal2_for_enrolled: true, keys: { jwks } }) });
 
 const now = Math.floor(Date.now() / 1000);
 const mint = (n) => signEs256({ alg: "ES256", typ: "JWT", kid: fixtures.keys.issuer.kid },

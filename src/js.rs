@@ -5,9 +5,9 @@
 //! Everything runtime-specific is injected: JWKS through the runtime's `fetch`, signatures through
 //! WebCrypto, the clock from `Date.now()` (all in [`crate::wasm`], shared with the Cloudflare Worker).
 
-use crate::gate::forwarding::forwardable_headers;
-use crate::gate::{Decision, Gate, Identity, Outcome, Request as GateRequest, Verdict};
+use crate::gate::{Decision, Gate, Identity, Outcome, Verdict};
 use crate::wasm::http::{self, Inbound};
+use crate::wasm::judged::JudgedRequest;
 use crate::wasm::{driver, setup};
 use serde::Serialize;
 use std::cell::RefCell;
@@ -63,13 +63,9 @@ struct Refusal<'a> {
 
 /// The parts of a web `Request` the gate reads.
 struct Parsed {
-    method: String,
     url: web_sys::Url,
-    path: String,
-    /// What is forwarded (and what a handler behind `protect` sees).
-    headers: Vec<(String, String)>,
-    /// The query without `?` (credentials travel there too).
-    query: String,
+    /// What is judged and forwarded (and what a handler behind `protect` sees).
+    judged: JudgedRequest,
 }
 
 /// The parts of a request `proxy` judges and forwards (`check` gets them from the shim instead).
@@ -83,34 +79,13 @@ fn parse(request: &web_sys::Request) -> Result<Parsed, JsValue> {
         };
         entries.push((name, value));
     }
-    let path = url.pathname();
     let search = url.search();
+    // The query without `?` (credentials travel there too).
+    let query = search.strip_prefix('?').unwrap_or("").to_owned();
     Ok(Parsed {
-        method: request.method(),
-        query: search.strip_prefix('?').unwrap_or("").to_owned(),
+        judged: JudgedRequest::new(request.method(), url.pathname(), query, entries),
         url,
-        path,
-        headers: forwardable_headers(entries),
     })
-}
-
-/// The header list as the gate takes it.
-fn header_refs(headers: &[(String, String)]) -> Vec<(&str, &str)> {
-    headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect()
-}
-
-async fn decide(state: &State, parsed: &Parsed) -> Verdict {
-    let refs = header_refs(&parsed.headers);
-    let req = GateRequest {
-        method: &parsed.method,
-        path: &parsed.path,
-        query: &parsed.query,
-        headers: &refs,
-    };
-    driver::decide(&state.gate, &req).await
 }
 
 /// The decision as JSON text: one string across the boundary, parsed by the shim (cheaper than
@@ -258,36 +233,24 @@ impl JsGate {
         query: String,
         headers: Vec<String>,
     ) -> JsValue {
-        let forwarded = forwardable_headers(pairs(headers));
+        let judged = JudgedRequest::new(method, path, query, pairs(headers));
         let first = {
-            let refs = header_refs(&forwarded);
-            let req = GateRequest {
-                method: &method,
-                path: &path,
-                query: &query,
-                headers: &refs,
-            };
+            let view = judged.view();
             let outcome = self
                 .state
                 .gate
                 .borrow_mut()
-                .decide(&req, crate::wasm::now());
+                .decide(&view.request(), crate::wasm::now());
             match outcome {
-                Outcome::Done(verdict) => return describe(&verdict, &forwarded).into(),
+                Outcome::Done(verdict) => return describe(&verdict, judged.headers()).into(),
                 other => other,
             }
         };
         let state = Rc::clone(&self.state);
         future_to_promise(async move {
-            let refs = header_refs(&forwarded);
-            let req = GateRequest {
-                method: &method,
-                path: &path,
-                query: &query,
-                headers: &refs,
-            };
-            let verdict = driver::resolve(&state.gate, &req, first).await;
-            Ok(describe(&verdict, &forwarded).into())
+            let view = judged.view();
+            let verdict = driver::resolve(&state.gate, &view.request(), first).await;
+            Ok(describe(&verdict, judged.headers()).into())
         })
         .into()
     }
@@ -308,17 +271,17 @@ impl JsGate {
         let state = Rc::clone(&self.state);
         future_to_promise(async move {
             let parsed = parse(&request)?;
-            let verdict = decide(&state, &parsed).await;
+            let verdict = parsed.judged.decide(&state.gate).await;
             let log = JsValue::from(verdict.log_line(None));
             let response = match &verdict.decision {
                 Decision::Reject(r) | Decision::Answer(r) => http::refusal(r)?,
                 Decision::Forward(_)
                     if !websockets
-                        && parsed.headers.iter().any(|(n, v)| {
+                        && parsed.judged.headers().iter().any(|(n, v)| {
                             n.eq_ignore_ascii_case("upgrade") && v.eq_ignore_ascii_case("websocket")
                         }) =>
                 {
-                    http::refusal(&crate::wire::upgrade_unsupported())?
+                    http::refusal(&crate::wasm::answers::upgrade_unsupported())?
                 }
                 Decision::Forward(f) => {
                     let scheme = parsed.url.protocol();
@@ -326,7 +289,7 @@ impl JsGate {
                     let inbound = Inbound {
                         scheme: scheme.trim_end_matches(':'),
                         host: &parsed.url.host(),
-                        path: &parsed.path,
+                        path: parsed.judged.path(),
                         query: search.strip_prefix('?'),
                         client_ip,
                         // What Node's and Deno's fetch decode themselves.
@@ -336,7 +299,7 @@ impl JsGate {
                         .as_deref()
                         .map(|u| u.trim_end_matches('/'))
                         .unwrap_or(&state.upstream);
-                    http::forward(target, &request, &inbound, &parsed.headers, f).await?
+                    http::forward(target, &request, &inbound, parsed.judged.headers(), f).await?
                 }
             };
             Ok(js_sys::Array::of2(&response, &log).into())

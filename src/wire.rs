@@ -230,28 +230,6 @@ pub fn reject_with_cors(error: &Error, cors_origin: &str) -> Answer {
     }
 }
 
-/// The answer every request gets while the configuration is invalid: 500, naming the problem (the
-/// operator's own configuration, so naming it leaks nothing).
-pub fn config_error(error: &crate::error::ConfigError) -> Answer {
-    Answer {
-        status: 500,
-        code: "config_invalid",
-        headers: vec![
-            (
-                "content-type".to_owned(),
-                "application/json; charset=utf-8".to_owned(),
-            ),
-            ("access-control-allow-origin".to_owned(), "*".to_owned()),
-        ],
-        body: json!({
-            "code": "config_invalid",
-            "message": error.to_string(),
-            "details": null,
-            "hint": "Fix the Worker's AALGATE_CONFIG / SUPABASE_URL / secrets and redeploy.",
-        }),
-    }
-}
-
 /// The token exchange's answer: `{"access_token","token_type","expires_in","expires_at"}`, never cached.
 pub fn exchange_token(body: &Value, cors_allow_origin: &str) -> Answer {
     Answer {
@@ -293,49 +271,6 @@ pub fn exchange_preflight(cors_allow_origin: &str) -> Answer {
             ("access-control-max-age".to_owned(), "86400".to_owned()),
         ],
         body: Value::Null,
-    }
-}
-
-/// The answer of a front door whose runtime cannot proxy WebSocket upgrades (Node's and Deno's
-/// `fetch`): 501, rather than a misleading 502 or a silently dropped `Upgrade`.
-pub fn upgrade_unsupported() -> Answer {
-    Answer {
-        status: 501,
-        code: "upgrade_unsupported",
-        headers: vec![
-            (
-                "content-type".to_owned(),
-                "application/json; charset=utf-8".to_owned(),
-            ),
-            ("access-control-allow-origin".to_owned(), "*".to_owned()),
-        ],
-        body: json!({
-            "code": "upgrade_unsupported",
-            "message": "This front door cannot proxy WebSocket upgrades.",
-            "details": null,
-            "hint": "Connect Realtime through the Cloudflare Worker, or directly to the project.",
-        }),
-    }
-}
-
-/// The answer when a forwarded request could not reach the upstream at all.
-pub fn upstream_unreachable() -> Answer {
-    Answer {
-        status: 502,
-        code: "upstream_unreachable",
-        headers: vec![
-            (
-                "content-type".to_owned(),
-                "application/json; charset=utf-8".to_owned(),
-            ),
-            ("access-control-allow-origin".to_owned(), "*".to_owned()),
-        ],
-        body: json!({
-            "code": "upstream_unreachable",
-            "message": "The Supabase project could not be reached.",
-            "details": null,
-            "hint": null,
-        }),
     }
 }
 

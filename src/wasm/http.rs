@@ -2,7 +2,7 @@
 //! forward of an allowed request to the project.
 
 use crate::gate::Forward;
-use crate::wire::{self, Answer};
+use crate::wire::Answer;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -90,7 +90,7 @@ pub async fn forward(
         Some(q) => format!("{upstream}{}?{q}", inbound.path),
         None => format!("{upstream}{}", inbound.path),
     };
-    let unreachable = || refusal(&wire::upstream_unreachable());
+    let unreachable = || refusal(&super::answers::upstream_unreachable());
     let Ok(upstream_req) = web_sys::Request::new_with_str_and_init(&target, &init) else {
         return unreachable();
     };

@@ -34,6 +34,15 @@ export function startWorker(bindings, { port } = {}) {
   return runInWorkerd(path.join(root, "build/index.js"), bindings, { port });
 }
 
+/**
+ * Starts build-selftest/index.js: the same Worker built with the test-only feature `selftest`
+ * (`make worker-selftest`), whose `/__aalgate/selftest/*` endpoints answer while the binding
+ * `AALGATE_SELFTEST` is "1". Only for the tests and benchmarks that call those endpoints.
+ */
+export function startSelftestWorker(bindings, { port } = {}) {
+  return runInWorkerd(path.join(root, "build-selftest/index.js"), bindings, { port });
+}
+
 export { send } from "./send.mjs";
 
 /**

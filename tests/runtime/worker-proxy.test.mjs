@@ -8,7 +8,7 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { startUpstream, deterministicBytes } from "./upstream.mjs";
-import { startWorker, send } from "./front-doors.mjs";
+import { startWorker, startSelftestWorker, send } from "./front-doors.mjs";
 import { fixtures, mintTokens, signEs256, concurrentLookups, localConfigs } from "./conformance-lib.mjs";
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
@@ -293,7 +293,7 @@ test("WebCrypto in workerd gives the native verdicts on Wycheproof P1363 and RFC
     const bad = Buffer.from(s, "base64url"); bad[5] ^= 1;
     batch.push({ jwk: c.jwk, msg: Buffer.from(`${h}.${p}`).toString("hex"), sig: bad.toString("hex"), want: false, id: `${c.name} tampered` });
   }
-  const w = await startWorker({ ...inlineConfig(), AALGATE_SELFTEST: "1" });
+  const w = await startSelftestWorker({ ...inlineConfig(), AALGATE_SELFTEST: "1" });
   try {
     const res = await send(w.url, { method: "POST", path: "/__aalgate/selftest/verify", headers: [["content-type", "application/json"]], body: JSON.stringify(batch.map(({ jwk, msg, sig }) => ({ jwk, msg, sig }))) });
     assert.equal(res.status, 200, res.body.toString());
@@ -303,6 +303,55 @@ test("WebCrypto in workerd gives the native verdicts on Wycheproof P1363 and RFC
     assert.ok(batch.length > 260);
   } finally {
     await w.close();
+  }
+});
+
+// ---- The test-only endpoints (feature `selftest`, build-selftest/) ----
+
+const selftestPaths = ["/__aalgate/selftest/verify", "/__aalgate/selftest/decide"];
+
+/** Asks for each selftest endpoint and checks the Worker handled it as an ordinary request. */
+async function assertNoSelftestEndpoints(w) {
+  for (const p of selftestPaths) {
+    const res = await send(w.url, { method: "POST", path: p, headers: [["content-type", "application/json"]], body: JSON.stringify({ tokens: [], repeat: 1 }) });
+    assert.equal(res.headers["x-upstream"], "supabase-standin", `${p} was answered by the Worker, not proxied`);
+    assert.equal(upstream.received.at(-1).url, p);
+  }
+}
+
+test("the production Worker (build/) has no selftest endpoints, even with AALGATE_SELFTEST=1", async () => {
+  const prod = fs.readFileSync(path.join(root, "build/index_bg.wasm"));
+  const selftest = fs.readFileSync(path.join(root, "build-selftest/index_bg.wasm"));
+  for (const needle of ["/__aalgate/selftest/", "AALGATE_SELFTEST"]) {
+    assert.ok(selftest.includes(needle), `build-selftest/ should contain ${needle} (is the check still looking for the right thing?)`);
+    assert.ok(!prod.includes(needle), `build/index_bg.wasm contains ${needle}: the production Worker was built with the selftest feature`);
+  }
+  const w = await startWorker({ ...inlineConfig(), AALGATE_SELFTEST: "1" });
+  try {
+    await assertNoSelftestEndpoints(w);
+    assert.ok(!w.logs.some((l) => l.includes("AALGATE_SELFTEST")), "no selftest warning in a production build");
+  } finally {
+    await w.close();
+  }
+});
+
+test("the selftest Worker answers its endpoints only while AALGATE_SELFTEST=1 (second fence), and warns", async () => {
+  const off = await startSelftestWorker(inlineConfig());
+  try {
+    await assertNoSelftestEndpoints(off);
+  } finally {
+    await off.close();
+  }
+  const on = await startSelftestWorker({ ...inlineConfig(), AALGATE_SELFTEST: "1" });
+  try {
+    const before = upstream.received.length;
+    const res = await send(on.url, { method: "POST", path: "/__aalgate/selftest/decide", headers: [["content-type", "application/json"]], body: JSON.stringify({ tokens: [tokens.aal2_enrolled], repeat: 3 }) });
+    assert.equal(res.status, 200, res.body.toString());
+    assert.deepEqual(JSON.parse(res.body), { decisions: 3, forwarded: 3 });
+    assert.equal(upstream.received.length, before, "a selftest endpoint never calls the upstream");
+    assert.ok(on.logs.some((l) => l.includes("AALGATE_SELFTEST=1 exposes test endpoints")), on.logs.join("\n"));
+  } finally {
+    await on.close();
   }
 });
 

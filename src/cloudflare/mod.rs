@@ -1,0 +1,80 @@
+//! The Cloudflare Worker (feature `cloudflare`, workers-rs): the gate as a reverse proxy in front of a
+//! Supabase project.
+//!
+//! Configuration comes from Worker vars and secrets: `SUPABASE_URL`, `AALGATE_CONFIG` (JSON, the same
+//! keys as the TOML file), `SUPABASE_JWT_SECRET` (legacy HS256 projects). The gate is built once per
+//! isolate; a bad configuration answers every request with a 500 naming the problem.
+//!
+//! The test-only endpoints live in `selftest.rs`, compiled only with the feature `selftest`: the
+//! production Worker (`make worker`, `wrangler deploy`) does not contain them.
+
+use crate::gate::{Decision, Forward, Verdict};
+use crate::wasm::http::{self, Inbound};
+use crate::wasm::judged::JudgedRequest;
+use crate::wasm::micros;
+use worker::{event, Context, Env, Request, Response, Result};
+
+#[cfg(feature = "selftest")]
+mod selftest;
+mod state;
+
+use state::{respond, state, State, CONFIG_HINT};
+
+async fn proxy(
+    state: &State,
+    req: &Request,
+    url: &worker::Url,
+    forwarded: &[(String, String)],
+    fwd: &Forward,
+) -> Result<Response> {
+    let host = match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        (None, _) => String::new(),
+    };
+    let inbound = Inbound {
+        scheme: url.scheme(),
+        host: &host,
+        path: url.path(),
+        query: url.query(),
+        // Set by Cloudflare's edge; a client cannot choose it.
+        client_ip: req.headers().get("cf-connecting-ip")?,
+        accept_encoding: None,
+    };
+    let resp = http::forward(&state.upstream, req.inner(), &inbound, forwarded, fwd).await?;
+    Ok(Response::from(resp))
+}
+
+fn log(verdict: &Verdict, started: Option<f64>) {
+    let duration = match (started, micros()) {
+        (Some(a), Some(b)) if b >= a => Some((b - a) as u64),
+        _ => None,
+    };
+    web_sys::console::log_1(&verdict.log_line(duration).into());
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    #[cfg(feature = "selftest")]
+    if let Some(endpoint) = selftest::endpoint(&req, &env) {
+        return selftest::serve(endpoint, req, &env).await;
+    }
+    let started = micros();
+    let state = match state(&env) {
+        Ok(s) => s,
+        Err(e) => return respond(&crate::wasm::answers::config_invalid(&e, CONFIG_HINT)),
+    };
+    let url = req.url()?;
+    let judged = JudgedRequest::new(
+        req.inner().method(),
+        url.path().to_owned(),
+        url.query().unwrap_or("").to_owned(),
+        req.headers().entries().collect(),
+    );
+    let verdict = judged.decide(&state.gate).await;
+    log(&verdict, started);
+    match &verdict.decision {
+        Decision::Reject(r) | Decision::Answer(r) => respond(r),
+        Decision::Forward(f) => proxy(&state, &req, &url, judged.headers(), f).await,
+    }
+}

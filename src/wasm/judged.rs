@@ -1,0 +1,93 @@
+//! One inbound request as both wasm front doors judge and forward it, so the sequence "inbound headers
+//! → forwardable headers → gate [`Request`]" is written once. The hop-by-hop filter (including headers
+//! a `Connection` header names) runs when the request is built, before any decision: the gate judges
+//! exactly the headers the upstream will receive.
+
+use crate::gate::forwarding::forwardable_headers;
+use crate::gate::{Gate, Request, Verdict};
+use crate::wasm::driver;
+use std::cell::RefCell;
+
+/// A request's method, path, query and its forwardable headers, owned.
+pub struct JudgedRequest {
+    method: String,
+    path: String,
+    query: String,
+    headers: Vec<(String, String)>,
+}
+
+/// The borrowed header list a gate [`Request`] points into (see [`JudgedRequest::view`]).
+pub struct GateView<'a> {
+    judged: &'a JudgedRequest,
+    headers: Vec<(&'a str, &'a str)>,
+}
+
+impl JudgedRequest {
+    /// From the request's parts as the front door read them: `method` (upper case), `path` as sent
+    /// (percent-encoded), `query` without `?` (empty when there is none) and every inbound header.
+    /// Keeps only the forwardable headers ([`forwardable_headers`]).
+    pub fn new(
+        method: String,
+        path: String,
+        query: String,
+        headers: Vec<(String, String)>,
+    ) -> Self {
+        JudgedRequest {
+            method,
+            path,
+            query,
+            headers: forwardable_headers(headers),
+        }
+    }
+
+    /// The method, upper case.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The path as sent (percent-encoded, without query).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The query without `?` (empty when there is none).
+    pub fn query(&self) -> &str {
+        &self.query
+    }
+
+    /// The headers the gate judges and the upstream receives, in order (before the identity headers
+    /// a [`crate::gate::Forward`] adds).
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    /// The gate's view: call [`GateView::request`] on it for the [`Request`].
+    pub fn view(&self) -> GateView<'_> {
+        GateView {
+            judged: self,
+            headers: self
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect(),
+        }
+    }
+
+    /// Decides the request, answering the gate's I/O steps ([`driver::decide`]).
+    pub async fn decide(&self, gate: &RefCell<Gate>) -> Verdict {
+        let view = self.view();
+        driver::decide(gate, &view.request()).await
+    }
+}
+
+impl GateView<'_> {
+    /// The request as the gate takes it.
+    pub fn request(&self) -> Request<'_> {
+        Request {
+            method: &self.judged.method,
+            path: &self.judged.path,
+            query: &self.judged.query,
+            headers: &self.headers,
+        }
+    }
+}
