@@ -2,11 +2,12 @@
 //! step of one decision, and the exact response). The CLI is the adapter here: it reads the files a
 //! configuration points at, and answers the gate's I/O tickets from files given on the command line.
 
-use super::io::{now_or_clock, read_file, without_newline};
+use super::io::{now_or_clock, read_file};
 use crate::config::GateConfig;
 use crate::drive::{drive, Io};
 use crate::error::Error;
 use crate::gate::enrollment::{EnrollmentJob, LookupFailure};
+use crate::gate::resources::Sources;
 use crate::gate::{Decision, Gate, Request, Resources};
 use clap::Args;
 use serde_json::{json, Map, Value};
@@ -57,39 +58,11 @@ fn load_gate(path: &Path) -> Result<(Gate, Vec<String>), String> {
         GateConfig::from_toml(&text)
     }
     .map_err(|e| format!("{}: {e}", path.display()))?;
-    let base = path.parent().unwrap_or(Path::new("."));
-    let mut resources = Resources::default();
-    for issuer in config.issuers() {
-        let contents = match &issuer.jwks_file {
-            Some(file) => Some(read_file(&base.join(file))?),
-            None => None,
-        };
-        resources.jwks_files.push(contents);
-    }
-    if let Some(var) = &config.hs256_secret_env() {
-        let value = std::env::var(var).map_err(|_| {
-            format!(
-                "{}: keys.hs256_secret_env names `{var}`, which is not set",
-                path.display()
-            )
-        })?;
-        resources.hs256_secret = Some(value.into_bytes());
-    }
-    if let Some(file) = &config.hs256_secret_file() {
-        let bytes = read_file(&base.join(file))?;
-        resources.hs256_secret = Some(without_newline(&bytes).to_vec());
-    }
-    if let Some(x) = &config.exchange() {
-        resources.exchange_signing_key = match &x.signing_key_file {
-            Some(file) => Some(read_file(&base.join(file))?),
-            None => std::env::var(&x.signing_key_env)
-                .ok()
-                .map(String::into_bytes),
-        };
-    }
-    if let Some(var) = &config.proof_secret_env() {
-        resources.proof_secret = std::env::var(var).ok().map(String::into_bytes);
-    }
+    let sources = FilesAndEnv {
+        base: path.parent().unwrap_or(Path::new(".")),
+    };
+    let resources =
+        Resources::gather(&config, &sources).map_err(|e| format!("{}: {e}", path.display()))?;
     Gate::new(config, resources).map_err(|e| format!("{}: {e}", path.display()))
 }
 
@@ -292,5 +265,23 @@ impl Io for FilesIo<'_> {
             "{}: {why}",
             file.map(|f| f.to_string()).unwrap_or_default()
         ))
+    }
+}
+
+/// The CLI's sources: files relative to the configuration file, settings from the environment.
+struct FilesAndEnv<'a> {
+    base: &'a Path,
+}
+
+impl Sources for FilesAndEnv<'_> {
+    fn setting(&self, name: &str) -> Option<Vec<u8>> {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(String::into_bytes)
+    }
+
+    fn file(&self, path: &str, field: &str) -> Result<Vec<u8>, crate::error::ConfigError> {
+        read_file(&self.base.join(path)).map_err(|e| crate::error::ConfigError::new(field, e))
     }
 }

@@ -34,11 +34,3 @@ pub(super) fn now_or_clock(now: Option<u64>) -> Result<u64, String> {
             .map_err(|_| "the system clock is before 1970".to_string()),
     }
 }
-
-/// A secret file's bytes without one trailing newline (editors add one; the secret never has it).
-pub(super) fn without_newline(bytes: &[u8]) -> &[u8] {
-    bytes
-        .strip_suffix(b"\r\n")
-        .or_else(|| bytes.strip_suffix(b"\n"))
-        .unwrap_or(bytes)
-}

@@ -1,7 +1,8 @@
 //! `aalgate verify` (a token against local keys) and `aalgate inspect` (decode without verifying).
 
-use super::io::{now_or_clock, read_file, read_json, read_token, without_newline};
+use super::io::{now_or_clock, read_file, read_json, read_token};
 use crate::dangerous::insecure_decode;
+use crate::gate::resources::without_newline;
 use crate::keys::{import_jwk, import_oct_jwk, HmacSecret, KeyEntry, KeySet, VerifyingKey};
 use crate::token::Header;
 use crate::{verify, verify_signature, NativeProvider, Validation};

@@ -135,3 +135,79 @@ pub(crate) fn proof_secret(
         (Some(_), Some(s)) => Ok(Some(s.clone())),
     }
 }
+
+/// Where an adapter finds what a configuration names: settings (environment variables, Worker vars
+/// and secrets) and files. The CLI has both; the wasm front doors have settings only.
+pub trait Sources {
+    /// A setting's value; `None` when it is unset (or empty).
+    fn setting(&self, name: &str) -> Option<Vec<u8>>;
+
+    /// A file the configuration names at `field`; the error names the field and the problem.
+    fn file(&self, path: &str, field: &str) -> Result<Vec<u8>, ConfigError>;
+
+    /// The setting holding the HS256 secret when `keys.hs256_secret_env` is not given (the wasm front
+    /// doors read `SUPABASE_JWT_SECRET`; the CLI reads none).
+    fn default_hs256_setting(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// A secret file's bytes without one trailing newline (editors add one; the secret never has it).
+pub fn without_newline(bytes: &[u8]) -> &[u8] {
+    bytes
+        .strip_suffix(b"\r\n")
+        .or_else(|| bytes.strip_suffix(b"\n"))
+        .unwrap_or(bytes)
+}
+
+impl Resources {
+    /// Reads everything `config` names (JWKS files, the HS256 secret, the exchange's signing key, the
+    /// proof secret) from `sources`: one set of rules for every adapter.
+    pub fn gather(
+        config: &crate::config::GateConfig,
+        sources: &impl Sources,
+    ) -> Result<Resources, ConfigError> {
+        let mut resources = Resources::default();
+        for (i, issuer) in config.issuers().iter().enumerate() {
+            let field = if i == 0 {
+                "keys.jwks_file".to_owned()
+            } else {
+                format!("keys.extra_issuers[{}].jwks_file", i - 1)
+            };
+            let contents = match &issuer.jwks_file {
+                Some(path) => Some(sources.file(path, &field)?),
+                None => None,
+            };
+            resources.jwks_files.push(contents);
+        }
+        if let Some(path) = config.hs256_secret_file() {
+            let bytes = sources.file(path, "keys.hs256_secret_file")?;
+            resources.hs256_secret = Some(without_newline(&bytes).to_vec());
+        }
+        match config.hs256_secret_env() {
+            Some(name) => {
+                let value = sources.setting(name).ok_or_else(|| {
+                    ConfigError::new(
+                        "keys.hs256_secret_env",
+                        format!("names `{name}`, which is not set"),
+                    )
+                })?;
+                resources.hs256_secret = Some(value);
+            }
+            None if resources.hs256_secret.is_none() => {
+                resources.hs256_secret = sources
+                    .default_hs256_setting()
+                    .and_then(|n| sources.setting(n));
+            }
+            None => {}
+        }
+        if let Some(x) = config.exchange() {
+            resources.exchange_signing_key = match &x.signing_key_file {
+                Some(path) => Some(sources.file(path, "exchange.signing_key_file")?),
+                None => sources.setting(&x.signing_key_env),
+            };
+        }
+        resources.proof_secret = config.proof_secret_env().and_then(|n| sources.setting(n));
+        Ok(resources)
+    }
+}

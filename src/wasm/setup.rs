@@ -5,6 +5,7 @@
 
 use crate::config::GateConfig;
 use crate::error::ConfigError;
+use crate::gate::resources::Sources;
 use crate::gate::{Gate, Resources};
 
 /// A built gate and the project it guards.
@@ -48,52 +49,7 @@ pub fn load(
         }
     }
     let config = GateConfig::from_json(&doc.to_string())?;
-    // Files: a Worker has none, and the portable module must behave the same in every runtime.
-    if let Some(i) = config.issuers().iter().position(|i| i.jwks_file.is_some()) {
-        let field = if i == 0 {
-            "keys.jwks_file".to_owned()
-        } else {
-            format!("keys.extra_issuers[{}].jwks_file", i - 1)
-        };
-        return Err(ConfigError::new(
-            field,
-            "files are not read by the wasm front doors; give the JWKS inline (`jwks`) or a `jwks_url`",
-        ));
-    }
-    if config.hs256_secret_file().is_some() {
-        return Err(ConfigError::new(
-            "keys.hs256_secret_file",
-            "files are not read by the wasm front doors; use the SUPABASE_JWT_SECRET setting",
-        ));
-    }
-    let secret_name = config
-        .hs256_secret_env()
-        .unwrap_or("SUPABASE_JWT_SECRET")
-        .to_owned();
-    let mut resources = Resources {
-        hs256_secret: setting(&secret_name).map(String::into_bytes),
-        jwks_files: Vec::new(),
-        exchange_signing_key: None,
-        proof_secret: config
-            .proof_secret_env()
-            .and_then(&setting)
-            .map(String::into_bytes),
-    };
-    if let Some(x) = config.exchange() {
-        if x.signing_key_file.is_some() {
-            return Err(ConfigError::new(
-                "exchange.signing_key_file",
-                "files are not read by the wasm front doors; put the private JWK in a secret (exchange.signing_key_env)",
-            ));
-        }
-        resources.exchange_signing_key = setting(&x.signing_key_env).map(String::into_bytes);
-    }
-    if config.hs256_secret_env().is_some() && resources.hs256_secret.is_none() {
-        return Err(ConfigError::new(
-            "keys.hs256_secret_env",
-            format!("names the secret `{secret_name}`, which is not set"),
-        ));
-    }
+    let resources = Resources::gather(&config, &Settings(&setting))?;
     let upstream = config.supabase_url().to_owned();
     let (gate, warnings) = Gate::with_external_signatures(config, resources)?;
     Ok(Loaded {
@@ -101,4 +57,32 @@ pub fn load(
         upstream,
         warnings,
     })
+}
+
+/// The wasm front doors' sources: named settings only. Files are refused: a Worker has none, and the
+/// portable module must behave the same in every runtime.
+struct Settings<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Sources for Settings<'_> {
+    fn setting(&self, name: &str) -> Option<Vec<u8>> {
+        (self.0)(name).map(String::into_bytes)
+    }
+
+    fn file(&self, _path: &str, field: &str) -> Result<Vec<u8>, ConfigError> {
+        let instead = match field {
+            "keys.hs256_secret_file" => "use the SUPABASE_JWT_SECRET setting",
+            "exchange.signing_key_file" => {
+                "put the private JWK in a secret (exchange.signing_key_env)"
+            }
+            _ => "give the JWKS inline (`jwks`) or a `jwks_url`",
+        };
+        Err(ConfigError::new(
+            field,
+            format!("files are not read by the wasm front doors; {instead}"),
+        ))
+    }
+
+    fn default_hs256_setting(&self) -> Option<&str> {
+        Some("SUPABASE_JWT_SECRET")
+    }
 }
