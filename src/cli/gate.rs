@@ -8,7 +8,7 @@ use crate::drive::{drive, Io};
 use crate::error::Error;
 use crate::gate::enrollment::{EnrollmentJob, LookupFailure};
 use crate::gate::resources::Sources;
-use crate::gate::{Decision, Gate, Request, Resources};
+use crate::gate::{Decision, Gate, Request};
 use clap::Args;
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
@@ -61,8 +61,9 @@ fn load_gate(path: &Path) -> Result<(Gate, Vec<String>), String> {
     let sources = FilesAndEnv {
         base: path.parent().unwrap_or(Path::new(".")),
     };
-    let resources =
-        Resources::gather(&config, &sources).map_err(|e| format!("{}: {e}", path.display()))?;
+    let resources = config
+        .resources(&sources)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     Gate::new(config, resources).map_err(|e| format!("{}: {e}", path.display()))
 }
 

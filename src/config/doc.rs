@@ -2,9 +2,9 @@
 //! only. Unknown keys are refused everywhere (a typo must never silently mean a default). What each key
 //! means, and its default, is in README "Configuration"; the sibling modules validate each section.
 
-use crate::gate::enrollment::{EnrollmentSource, Fallback};
+use crate::gate::enrollment::settings::{EnrollmentSource, Fallback};
 use crate::gate::requirement::{AalRequirement, AuthRequirement};
-use crate::gate::Mode;
+use crate::gate::verdict::Mode;
 use serde::Deserialize;
 use serde_json::Value;
 

@@ -3,7 +3,7 @@
 use super::check;
 use super::doc::EnrollmentDoc;
 use crate::error::ConfigError;
-use crate::gate::enrollment::{EnrollmentConfig, EnrollmentSource};
+use crate::gate::enrollment::settings::{EnrollmentConfig, EnrollmentSource};
 
 /// The validated section; `preset` picks the default source (a Supabase project's Auth can always
 /// be asked).

@@ -14,6 +14,7 @@ mod doc;
 mod enrollment;
 mod exchange;
 mod keys;
+mod resources;
 mod routes;
 mod service_roles;
 
@@ -21,11 +22,11 @@ pub use doc::ConfigDoc;
 
 use crate::error::ConfigError;
 use crate::exchange::settings::ExchangeConfig;
-use crate::gate::enrollment::EnrollmentConfig;
+use crate::gate::enrollment::settings::EnrollmentConfig;
 use crate::gate::keystore::{IssuerKeysConfig, JwksTiming};
 use crate::gate::requirement::AalRequirement;
 use crate::gate::route::{supabase_preset, RouteRule};
-use crate::gate::Mode;
+use crate::gate::verdict::Mode;
 use crate::service_role::ServiceRole;
 use crate::validation::Validation;
 use std::sync::Arc;

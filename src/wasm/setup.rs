@@ -6,7 +6,7 @@
 use crate::config::GateConfig;
 use crate::error::ConfigError;
 use crate::gate::resources::Sources;
-use crate::gate::{Gate, Resources};
+use crate::gate::Gate;
 
 /// A built gate and the project it guards.
 pub struct Loaded {
@@ -49,7 +49,7 @@ pub fn load(
         }
     }
     let config = GateConfig::from_json(&doc.to_string())?;
-    let resources = Resources::gather(&config, &Settings(&setting))?;
+    let resources = config.resources(&Settings(&setting))?;
     let upstream = config.supabase_url().to_owned();
     let (gate, warnings) = Gate::with_external_signatures(config, resources)?;
     Ok(Loaded {

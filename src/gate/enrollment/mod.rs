@@ -13,7 +13,7 @@
 //! adapter reports the HTTP answer, which [`read_user_response`] turns into the fact.
 
 mod answer;
-mod settings;
+pub mod settings;
 
 pub use answer::{read_user_response, LookupFailure, MAX_USER_BYTES};
 pub use settings::{EnrollmentConfig, EnrollmentSource, Fallback};
