@@ -191,16 +191,25 @@ impl Gate {
         let verified = self.token_step(&token, now, run)?;
         self.service_role_step(&verified, &method, &path, run)?;
         // Access rules that need no enrollment fact: what they refuse never causes an Auth lookup.
-        policy::check_access(&rule, &verified, &self.config, now).map_err(Step::Reject)?;
+        policy::check_access(&rule, &verified, &self.limits(), now).map_err(Step::Reject)?;
         let enrolled =
             self.enrollment_step(&rule, &verified, &token, api_key.as_deref(), now, run)?;
         // Assurance: aal (with the enrollment fact) and MFA recency.
         let (result, facts) =
-            policy::check_assurance(&rule, &verified, &self.config, enrolled, now);
+            policy::check_assurance(&rule, &verified, &self.limits(), enrolled, now);
         run.log.enrolled = facts.enrolled;
         result.map_err(Step::Reject)?;
         run.step(|| format!("policy: route `{}` satisfied", rule.name));
         Err(Step::Forward(Identity::User(verified)))
+    }
+
+    /// What the policy needs of the configuration.
+    fn limits(&self) -> policy::Limits<'_> {
+        policy::Limits {
+            user_max_lifetime: self.config.user_max_lifetime(),
+            leeway: self.config.validation().leeway,
+            enrollment: self.config.enrollment(),
+        }
     }
 
     /// CORS preflight (never blocked), then the route rule.

@@ -1,14 +1,24 @@
 //! Route requirements applied to a verified token (after the token is verified: the pipeline's access, service-role and assurance steps). Runs on every request, cached
 //! token or not: a policy can change, and `max_age`/`max_token_age` depend on `now`.
 
-use super::enrollment::Fallback;
+use super::enrollment::settings::{EnrollmentConfig, Fallback};
 use super::requirement::{AalRequirement, ClaimPredicate, ClaimTest};
 use super::route::RouteRule;
 use crate::claims::{Aal, Claims};
-use crate::config::GateConfig;
 use crate::error::{Code, Error};
 use crate::service_role::ServiceRole;
 use crate::verify::VerifiedToken;
+
+/// What the policy needs of the configuration (and nothing else of it).
+#[derive(Clone, Copy, Debug)]
+pub struct Limits<'a> {
+    /// Largest `exp − iat` of tokens that are not service-role tokens.
+    pub user_max_lifetime: u64,
+    /// Allowed clock skew in seconds.
+    pub leeway: u64,
+    /// The enrollment settings (`when_unknown`, the claim's name).
+    pub enrollment: &'a EnrollmentConfig,
+}
 
 /// What the policy learned, for logs and `explain`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -88,12 +98,12 @@ pub fn check_service(
 pub fn check_access(
     rule: &RouteRule,
     token: &VerifiedToken,
-    cfg: &GateConfig,
+    cfg: &Limits<'_>,
     now: u64,
 ) -> Result<(), Error> {
     let claims = token.claims();
     // Service roles may have longer lifetimes; everyone else keeps `tokens.max_lifetime`.
-    lifetime_within(claims, cfg.user_max_lifetime())?;
+    lifetime_within(claims, cfg.user_max_lifetime)?;
     let role = claims.role.as_deref().unwrap_or("");
 
     if role == "service_role" {
@@ -151,7 +161,7 @@ pub fn check_access(
 pub fn check_assurance(
     rule: &RouteRule,
     token: &VerifiedToken,
-    cfg: &GateConfig,
+    cfg: &Limits<'_>,
     enrolled: Option<bool>,
     now: u64,
 ) -> (Result<(), Error>, Facts) {
@@ -163,7 +173,7 @@ pub fn check_assurance(
 fn assurance(
     rule: &RouteRule,
     token: &VerifiedToken,
-    cfg: &GateConfig,
+    cfg: &Limits<'_>,
     enrolled: Option<bool>,
     now: u64,
     facts: &mut Facts,
@@ -183,7 +193,7 @@ fn assurance(
             // An aal2 token passes whatever the enrollment fact: no need to know it.
             if !at_least_aal2 {
                 facts.enrolled = enrolled;
-                let enrolled = match (enrolled, cfg.enrollment().when_unknown) {
+                let enrolled = match (enrolled, cfg.enrollment.when_unknown) {
                     (Some(known), _) => known,
                     (None, Fallback::TreatAsEnrolled) => true,
                     (None, Fallback::TreatAsNotEnrolled) => false,
@@ -192,7 +202,7 @@ fn assurance(
                             Code::EnrollmentUnknown,
                             format!(
                                 "the token has no boolean `{}` claim and Auth cannot be asked; install the aalgate hook (sql/) or set enrollment.when_unknown",
-                                cfg.enrollment().claim.join(".")
+                                cfg.enrollment.claim.join(".")
                             ),
                         ));
                     }
@@ -210,8 +220,7 @@ fn assurance(
     if let Some(max_age) = rule.max_age {
         let recent = at_least_aal2
             && claims.newest_mfa_at().is_some_and(|at| {
-                at <= now.saturating_add(cfg.validation().leeway)
-                    && now.saturating_sub(at) <= max_age
+                at <= now.saturating_add(cfg.leeway) && now.saturating_sub(at) <= max_age
             });
         if !recent {
             return Err(Error::mfa_recency(max_age));
