@@ -103,11 +103,16 @@ pub(super) fn base_url(raw: &str, field: &str) -> Result<String, ConfigError> {
     let rest = if let Some(rest) = trimmed.strip_prefix("https://") {
         rest
     } else if let Some(rest) = trimmed.strip_prefix("http://") {
-        let host = match rest.strip_prefix("[::1]") {
-            Some(_) => "[::1]",
-            None => rest.split(':').next().unwrap_or(""),
-        };
-        if !matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
+        // Exactly a loopback host, then nothing or `:port`: a name that only starts like one
+        // (`localhost.evil.example`, `[::1].evil.example`) is somebody else's host.
+        let loopback = ["localhost", "127.0.0.1", "[::1]"].iter().any(|host| {
+            rest.strip_prefix(host)
+                .is_some_and(|after| match after.strip_prefix(':') {
+                    Some(port) => !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()),
+                    None => after.is_empty(),
+                })
+        });
+        if !loopback {
             return Err(ConfigError::new(
                 field,
                 "must use https:// (http:// only for localhost)",
@@ -167,6 +172,10 @@ mod tests {
             "http://127.0.0.1.evil.example",
             "http://localhost@evil.example",
             "http://evil.example",
+            "http://[::1].evil.example",
+            "http://[::1]x",
+            "http://localhost:80x",
+            "http://localhost:",
         ] {
             assert!(base_url(bad, "f").is_err(), "{bad}");
             assert!(
