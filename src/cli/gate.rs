@@ -116,6 +116,7 @@ pub(super) fn run_check_config(path: &Path) -> Result<ExitCode, String> {
             },
         );
     }
+    print_service_roles_and_exchange(cfg);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -284,5 +285,58 @@ impl Sources for FilesAndEnv<'_> {
 
     fn file(&self, path: &str, field: &str) -> Result<Vec<u8>, crate::error::ConfigError> {
         read_file(&self.base.join(path)).map_err(|e| crate::error::ConfigError::new(field, e))
+    }
+}
+
+/// The parts of a configuration besides the route table that decide who gets in: service roles (and
+/// their scopes) and the exchange's providers.
+fn print_service_roles_and_exchange(cfg: &GateConfig) {
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "any".to_owned()
+        } else {
+            v.join(",")
+        }
+    };
+    if !cfg.service_roles().is_empty() {
+        println!("service roles (their scopes replace the route table for their tokens):");
+    }
+    for role in cfg.service_roles() {
+        let scopes: Vec<String> = role
+            .scopes
+            .iter()
+            .map(|s| {
+                let methods = if s.methods.is_empty() {
+                    "*".to_owned()
+                } else {
+                    s.methods.join(",")
+                };
+                format!("{methods} {}", s.pattern.as_str())
+            })
+            .collect();
+        println!(
+            "  {:<31} max_lifetime={} subs={} issuers={} scopes: {}",
+            role.role,
+            role.max_lifetime,
+            list(&role.subs),
+            role.issuers.join(","),
+            scopes.join("; ")
+        );
+    }
+    if let Some(x) = cfg.exchange() {
+        println!(
+            "exchange: POST {} mints tokens of {} (at most {} s)",
+            x.path, x.issuer, x.max_lifetime
+        );
+        for p in &x.providers {
+            println!(
+                "  provider {} audiences={} aal2_when: acr={} amr={}{}",
+                p.issuer,
+                p.validation.audiences.join(","),
+                list(&p.aal2_acr),
+                list(&p.aal2_amr),
+                if p.require_mfa { " require_mfa" } else { "" }
+            );
+        }
     }
 }

@@ -307,3 +307,27 @@ fn explain_asks_for_a_saved_user_answer_when_the_token_does_not_settle_enrollmen
     );
     assert!(out(&o).contains("aal2_required"), "{}", out(&o));
 }
+
+#[test]
+fn check_config_prints_service_roles_and_their_scopes() {
+    let tmp = Tmp::new("check-roles");
+    let cfg = tmp.file(
+        "roles.toml",
+        b"supabase_url = \"https://x.supabase.co\"\n[[service_roles]]\nrole = \"billing_worker\"\nmax_lifetime = 900\nroutes = [{ path = \"/rest/v1/invoices\", methods = [\"GET\", \"PATCH\"] }]\n",
+    );
+    let o = aalgate(&["check-config", &cfg], None);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let text = out(&o);
+    assert!(text.contains("service roles"), "{text}");
+    assert!(text.contains("billing_worker"), "{text}");
+    assert!(text.contains("max_lifetime=900"), "{text}");
+    assert!(text.contains("GET,PATCH /rest/v1/invoices"), "{text}");
+    // Without service roles or an exchange, nothing extra is printed.
+    let minimal = tmp.file(
+        "minimal.toml",
+        b"supabase_url = \"https://x.supabase.co\"\n",
+    );
+    let o = aalgate(&["check-config", &minimal], None);
+    assert!(!out(&o).contains("service roles"), "{}", out(&o));
+    assert!(!out(&o).contains("exchange:"), "{}", out(&o));
+}
