@@ -220,14 +220,19 @@ pub fn reject_with_cors(error: &Error, cors_origin: &str) -> Answer {
         status,
         code: code.as_str(),
         headers,
-        body: json!({
-            "code": code.as_str(),
-            "message": public_message(code),
-            // The context names the failing part (a claim, a header member, a limit), never its value.
-            "details": error.context(),
-            "hint": hint(code),
-        }),
+        // The context names the failing part (a claim, a header member, a limit), never its value.
+        body: error_body(
+            code.as_str(),
+            public_message(code),
+            Some(error.context()),
+            hint(code),
+        ),
     }
+}
+
+/// The body of every refusal, the gate's and the front doors' (PostgREST's error shape).
+pub fn error_body(code: &str, message: &str, details: Option<&str>, hint: Option<&str>) -> Value {
+    json!({"code": code, "message": message, "details": details, "hint": hint})
 }
 
 /// The token exchange's answer: `{"access_token","token_type","expires_in","expires_at"}`, never cached.

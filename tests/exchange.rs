@@ -6,6 +6,7 @@ mod common;
 
 use aalgate::gate::{Decision, Outcome, Request, Verdict};
 use aalgate::{b64, Gate, GateConfig, Resources};
+use common::gate::decide_with_apikey;
 use common::*;
 use serde_json::{json, Value};
 
@@ -203,20 +204,7 @@ fn exp_is_capped_and_ids_are_derived_deterministically() {
 fn the_minted_token_passes_the_gate_and_its_enrollment_rule() {
     let mut g = gate(&config(json!({"aal2_when": {"acr": ["mfa"]}})));
     let get = |g: &mut Gate, token: &str, now: u64| {
-        let auth = format!("Bearer {token}");
-        let headers = [
-            ("authorization", auth.as_str()),
-            ("apikey", "sb_publishable_x"),
-        ];
-        done(g.decide(
-            &Request {
-                method: "GET",
-                path: "/rest/v1/todos",
-                query: "",
-                headers: &headers,
-            },
-            now,
-        ))
+        done(decide_with_apikey(g, token, Some("sb_publishable_x"), now))
     };
     let (aal1, _, _) = exchange(&mut g, &idp_token(&idp_claims()), NOW);
     assert!(matches!(

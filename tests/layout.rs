@@ -271,8 +271,10 @@ fn use_statements(code: &str) -> Vec<(usize, bool, String)> {
         if ident_byte(b, at) {
             continue;
         }
+        // `pub use` or `pub(crate) use` / `pub(super) use`: the last word before `use`.
         let before = code[..at].trim_end();
-        let public = before.ends_with("pub") || before.ends_with(')') && before.contains("pub(");
+        let last = &before[before.rfind(char::is_whitespace).map_or(0, |i| i + 1)..];
+        let public = last == "pub" || (last.starts_with("pub(") && last.ends_with(')'));
         let Some(end) = code[at..].find(';') else {
             break;
         };

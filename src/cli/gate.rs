@@ -253,21 +253,17 @@ impl Io for FilesIo<'_> {
     }
 
     fn jwks_unusable(&mut self, _url: &str, why: &Error) -> Result<(), String> {
-        let file = self.jwks.map(Path::display);
-        Err(format!(
-            "{}: {}",
-            file.map(|f| f.to_string()).unwrap_or_default(),
-            why.context()
-        ))
+        Err(format!("{}: {}", shown(self.jwks), why.context()))
     }
 
     fn lookup_unusable(&mut self, why: &LookupFailure) -> Result<(), String> {
-        let file = self.user_json.map(Path::display);
-        Err(format!(
-            "{}: {why}",
-            file.map(|f| f.to_string()).unwrap_or_default()
-        ))
+        Err(format!("{}: {why}", shown(self.user_json)))
     }
+}
+
+/// A file named on the command line, for a message (only called once the file was read).
+fn shown(file: Option<&Path>) -> String {
+    file.map(|f| f.display().to_string()).unwrap_or_default()
 }
 
 /// The CLI's sources: files relative to the configuration file, settings from the environment.

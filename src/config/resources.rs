@@ -3,31 +3,26 @@
 
 use super::GateConfig;
 use crate::error::ConfigError;
-use crate::gate::resources::{without_newline, Resources, Sources};
+use crate::gate::resources::{issuer_field, without_newline, Resources, Sources};
 
 impl GateConfig {
-    /// Reads everything the configuration names (JWKS files, the HS256 secret, the exchange's signing key, the
-    /// proof secret) from `sources`: one set of rules for every adapter.
+    /// Reads everything the configuration names (JWKS files, the HS256 secret, the exchange's signing
+    /// key, the proof secret) from `sources`: one set of rules for every adapter.
     pub fn resources(&self, sources: &impl Sources) -> Result<Resources, ConfigError> {
-        let config = self;
         let mut resources = Resources::default();
-        for (i, issuer) in config.issuers().iter().enumerate() {
-            let field = if i == 0 {
-                "keys.jwks_file".to_owned()
-            } else {
-                format!("keys.extra_issuers[{}].jwks_file", i - 1)
-            };
+        for (i, issuer) in self.issuers().iter().enumerate() {
+            let field = format!("{}.jwks_file", issuer_field(i));
             let contents = match &issuer.jwks_file {
                 Some(path) => Some(sources.file(path, &field)?),
                 None => None,
             };
             resources.jwks_files.push(contents);
         }
-        if let Some(path) = config.hs256_secret_file() {
+        if let Some(path) = self.hs256_secret_file() {
             let bytes = sources.file(path, "keys.hs256_secret_file")?;
             resources.hs256_secret = Some(without_newline(&bytes).to_vec());
         }
-        match config.hs256_secret_env() {
+        match self.hs256_secret_env() {
             Some(name) => {
                 let value = sources.setting(name).ok_or_else(|| {
                     ConfigError::new(
@@ -44,13 +39,13 @@ impl GateConfig {
             }
             None => {}
         }
-        if let Some(x) = config.exchange() {
+        if let Some(x) = self.exchange() {
             resources.exchange_signing_key = match &x.signing_key_file {
                 Some(path) => Some(sources.file(path, "exchange.signing_key_file")?),
                 None => sources.setting(&x.signing_key_env),
             };
         }
-        resources.proof_secret = config.proof_secret_env().and_then(|n| sources.setting(n));
+        resources.proof_secret = self.proof_secret_env().and_then(|n| sources.setting(n));
         Ok(resources)
     }
 }

@@ -45,25 +45,21 @@ impl Exchange {
                     "send the identity provider's token as `Authorization: Bearer …`",
                 ))
             }
-            [one] => match bearer(one) {
-                Bearer::Token(t) => t,
-                Bearer::Several(_) => {
-                    return refuse(Error::new(
-                        Code::CredentialsConflict,
-                        "several Authorization values",
-                    ))
-                }
-                Bearer::Empty | Bearer::OtherScheme(_) => {
-                    return refuse(Error::new(
-                        Code::CredentialsUnsupported,
-                        "the Authorization header must use the Bearer scheme",
-                    ))
-                }
-            },
-            _ => {
+            [one] => bearer(one),
+            _ => Bearer::Several(""),
+        };
+        let token = match token {
+            Bearer::Token(t) => t,
+            Bearer::Several(_) => {
                 return refuse(Error::new(
                     Code::CredentialsConflict,
                     "several Authorization values",
+                ))
+            }
+            Bearer::Empty | Bearer::OtherScheme(_) => {
+                return refuse(Error::new(
+                    Code::CredentialsUnsupported,
+                    "the Authorization header must use the Bearer scheme",
                 ))
             }
         };

@@ -50,9 +50,7 @@ impl Gate {
                 Outcome::Done(run.verdict(Decision::Answer(answer)))
             }
             Step::Forward(identity) => {
-                let mut verdict = self.forward(identity, None, run);
-                self.add_proof(&mut verdict, req, now);
-                Outcome::Done(verdict)
+                Outcome::Done(self.forward_with_proof(identity, None, run, req, now))
             }
             Step::Reject(error) => {
                 let answer = reject_with_cors(&error, self.config.cors_allow_origin());
@@ -67,9 +65,13 @@ impl Gate {
                 });
                 if self.config.mode() == Mode::ReportOnly {
                     run.step(|| "report_only: forwarding anyway".into());
-                    let mut verdict = self.forward(Identity::Anonymous, Some(answer), run);
-                    self.add_proof(&mut verdict, req, now);
-                    Outcome::Done(verdict)
+                    Outcome::Done(self.forward_with_proof(
+                        Identity::Anonymous,
+                        Some(answer),
+                        run,
+                        req,
+                        now,
+                    ))
                 } else {
                     run.log.decision = "reject";
                     Outcome::Done(run.verdict(Decision::Reject(answer)))
@@ -102,18 +104,25 @@ impl Gate {
         }
     }
 
-    /// Gate-only mode: a Data API request the gate lets through carries its proof.
-    fn add_proof(&self, verdict: &mut Verdict, req: &Request<'_>, now: u64) {
-        let (Some(secret), Decision::Forward(f)) = (&self.proof_secret, &mut verdict.decision)
-        else {
-            return;
-        };
-        if let Some(path) = proof::data_api_path(req.path) {
-            f.add_headers.push((
-                proof::PROOF_HEADER.to_owned(),
-                proof::sign(secret, now, req.method, path),
-            ));
+    /// [`Gate::forward`], plus gate-only mode's proof on a Data API request the gate lets through.
+    fn forward_with_proof(
+        &self,
+        identity: Identity,
+        would_reject: Option<Answer>,
+        run: Run,
+        req: &Request<'_>,
+        now: u64,
+    ) -> Verdict {
+        let mut verdict = self.forward(identity, would_reject, run);
+        if let (Some(secret), Decision::Forward(f)) = (&self.proof_secret, &mut verdict.decision) {
+            if let Some(path) = proof::data_api_path(req.path) {
+                f.add_headers.push((
+                    proof::PROOF_HEADER.to_owned(),
+                    proof::sign(secret, now, req.method, path),
+                ));
+            }
         }
+        verdict
     }
 
     fn forward(&self, identity: Identity, would_reject: Option<Answer>, mut run: Run) -> Verdict {

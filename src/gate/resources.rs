@@ -59,6 +59,15 @@ pub(crate) fn local_keys(
     Ok(set)
 }
 
+/// The configuration field of the `i`-th issuer (the Supabase issuer's `keys`, then
+/// `keys.extra_issuers[…]`), for errors.
+pub fn issuer_field(i: usize) -> String {
+    match i {
+        0 => "keys".to_owned(),
+        _ => format!("keys.extra_issuers[{}]", i - 1),
+    }
+}
+
 /// The local key set of each issuer (inline JWKS, a JWKS file the adapter read, the HS256 secret for
 /// the Supabase issuer), in issuer order. Skipped keys become warnings.
 pub(crate) fn issuer_keys(
@@ -69,11 +78,7 @@ pub(crate) fn issuer_keys(
 ) -> Result<Vec<KeySet>, ConfigError> {
     let mut local = Vec::new();
     for (i, issuer) in issuers.iter().enumerate() {
-        let field = if i == 0 {
-            "keys".to_owned()
-        } else {
-            format!("keys.extra_issuers[{}]", i - 1)
-        };
+        let field = issuer_field(i);
         let mut set = KeySet::new();
         if let Some(inline) = &issuer.jwks_inline {
             set = local_keys(

@@ -9,7 +9,7 @@ use crate::error::{Code, Error, Result};
 use crate::exchange::settings::ProviderId;
 use crate::keys::{KeyEntry, VerifyingKey};
 use crate::validation::Validation;
-use crate::verify::{prepare, validate_claims, KeySource, VerifiedToken};
+use crate::verify::{prepare, validate_claims, KeySource, PendingSignature, VerifiedToken};
 use crate::Algorithm;
 use std::collections::HashMap;
 
@@ -94,9 +94,7 @@ impl Verification<'_> {
                                 pending.message(),
                                 pending.signature(),
                             );
-                            pending
-                                .conclude(valid)
-                                .and_then(|signed| validate_claims(signed, self.validation, now))
+                            finish(pending, valid, self.validation, now)
                         }
                         (None, _) => {
                             return Err(Step::Verify(Box::new(SignatureJob {
@@ -138,13 +136,22 @@ pub(crate) fn conclude(
     concluded: &mut Concluded,
     now: u64,
 ) {
-    let result = job
-        .pending
-        .conclude(valid)
-        .and_then(|signed| validate_claims(signed, validation, now));
+    let result = finish(job.pending, valid, validation, now);
     // Verdicts wait only for the very next decide of their request; bound the map anyway.
     if concluded.len() >= 1024 {
         concluded.clear();
     }
     concluded.insert(job.digest, result);
+}
+
+/// A signature verdict, then the claims: the same end for a native check and an adapter's.
+fn finish(
+    pending: PendingSignature,
+    valid: bool,
+    validation: &Validation,
+    now: u64,
+) -> Result<VerifiedToken> {
+    pending
+        .conclude(valid)
+        .and_then(|signed| validate_claims(signed, validation, now))
 }

@@ -3,8 +3,7 @@
 //! proxy, an upstream that cannot be reached. Same body shape as the gate's refusals.
 
 use crate::error::ConfigError;
-use crate::wire::Answer;
-use serde_json::json;
+use crate::wire::{error_body, Answer};
 
 /// The codes of these answers (stable, like [`crate::Code`]'s).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,12 +46,7 @@ fn answer(code: DoorCode, message: String, hint: Option<&str>) -> Answer {
             ),
             ("access-control-allow-origin".to_owned(), "*".to_owned()),
         ],
-        body: json!({
-            "code": code.as_str(),
-            "message": message,
-            "details": null,
-            "hint": hint,
-        }),
+        body: error_body(code.as_str(), &message, None, hint),
     }
 }
 
