@@ -73,7 +73,13 @@ begin
   exception when others then
     return false; -- unreadable claims: fail closed
   end;
-  if jsonb_typeof(claims) <> 'object' or claims ->> 'role' is distinct from 'authenticated' then
+  if jsonb_typeof(claims) <> 'object' then
+    return true;
+  end if;
+  -- A user's token: role authenticated, or any other role on a Supabase Auth session (a Custom Access
+  -- Token hook may set a custom role; service tokens never carry session_id).
+  if claims ->> 'role' is distinct from 'authenticated'
+     and (claims ->> 'role' = 'service_role' or not (claims ? 'session_id')) then
     return true;
   end if;
   if claims ->> 'aal' in ('aal2', 'aal3') then
@@ -247,15 +253,13 @@ begin
   if not rls and enable_rls then
     -- Today's access kept for every role that has grants; the restrictive policy then narrows it.
     execute format('alter table %s enable row level security', tbl);
-    if not exists (select 1 from pg_catalog.pg_policies p
-                   where format('%I.%I', p.schemaname, p.tablename)::regclass = tbl and p.policyname = 'aalgate_keep_access') then
+    if not exists (select 1 from pg_catalog.pg_policy p where p.polrelid = tbl and p.polname = 'aalgate_keep_access') then
       execute format('create policy aalgate_keep_access on %s as permissive for all to public using (true) with check (true)', tbl);
     end if;
   end if;
-  if not exists (select 1 from pg_catalog.pg_policies p
-                 where format('%I.%I', p.schemaname, p.tablename)::regclass = tbl and p.policyname = 'aalgate_aal2_if_enrolled') then
+  if not exists (select 1 from pg_catalog.pg_policy p where p.polrelid = tbl and p.polname = 'aalgate_aal2_if_enrolled') then
     execute format(
-      'create policy aalgate_aal2_if_enrolled on %s as restrictive for all to authenticated using ((select aalgate.aal_ok())) with check ((select aalgate.aal_ok()))',
+      'create policy aalgate_aal2_if_enrolled on %s as restrictive for all to public using ((select aalgate.aal_ok())) with check ((select aalgate.aal_ok()))',
       tbl);
   end if;
 end;
@@ -295,16 +299,32 @@ set search_path = ''
 as $$
   select n.nspname, c.relname,
          case when not c.relrowsecurity then 'row level security is off: the wall policy does nothing here'
-              else 'no aalgate_aal2_if_enrolled policy' end
+              else 'no aalgate_aal2_if_enrolled policy, or one that is not the wall''s' end
   from pg_catalog.pg_class c
   join pg_catalog.pg_namespace n on n.oid = c.relnamespace
   join aalgate.protected_schemas p on p.schema_name = n.nspname
   where c.relkind in ('r', 'p')
     and (not c.relrowsecurity or not exists (
-      select 1 from pg_catalog.pg_policy pol where pol.polrelid = c.oid and pol.polname = 'aalgate_aal2_if_enrolled'))
+      select 1 from pg_catalog.pg_policy pol where pol.polrelid = c.oid and pol.polname = 'aalgate_aal2_if_enrolled'
+        and not pol.polpermissive and pol.polcmd = '*' and pol.polroles = array[0::oid]
+        and pg_catalog.pg_get_expr(pol.polqual, pol.polrelid) = '( SELECT aalgate.aal_ok() AS aal_ok)'
+        and pg_catalog.pg_get_expr(pol.polwithcheck, pol.polrelid) = '( SELECT aalgate.aal_ok() AS aal_ok)'))
   order by 1, 2
 $$;
 
+-- Whether a schema is protected (and with enable_rls): the event trigger runs as whoever ran the DDL,
+-- who may not read aalgate.protected_schemas.
+create or replace function aalgate.schema_protection(schema_name name)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select p.enable_rls from aalgate.protected_schemas p where p.schema_name = schema_protection.schema_name
+$$;
+
+-- Runs as the role that ran the DDL, which owns the new table and so may add its policy.
 create or replace function aalgate.on_ddl_end()
 returns event_trigger
 language plpgsql
@@ -313,14 +333,26 @@ as $$
 declare
   obj record;
   opt boolean;
+  rls boolean;
 begin
   for obj in select * from pg_catalog.pg_event_trigger_ddl_commands()
              where command_tag in ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE')
-               and object_type = 'table'
+               and object_type = 'table' and objid not in (select c.oid from pg_catalog.pg_class c where c.relpersistence = 't')
   loop
-    select p.enable_rls into opt from aalgate.protected_schemas p where p.schema_name = obj.schema_name;
-    if found then
-      perform aalgate.protect_table(obj.objid::regclass, opt);
+    opt := aalgate.schema_protection(obj.schema_name);
+    continue when opt is null;
+    select c.relrowsecurity into rls from pg_catalog.pg_class c where c.oid = obj.objid and c.relkind in ('r', 'p');
+    continue when rls is null;
+    if not rls and opt then
+      execute format('alter table %s enable row level security', obj.objid::regclass);
+      if not exists (select 1 from pg_catalog.pg_policy p where p.polrelid = obj.objid and p.polname = 'aalgate_keep_access') then
+        execute format('create policy aalgate_keep_access on %s as permissive for all to public using (true) with check (true)', obj.objid::regclass);
+      end if;
+    end if;
+    if not exists (select 1 from pg_catalog.pg_policy p where p.polrelid = obj.objid and p.polname = 'aalgate_aal2_if_enrolled') then
+      execute format(
+        'create policy aalgate_aal2_if_enrolled on %s as restrictive for all to public using ((select aalgate.aal_ok())) with check ((select aalgate.aal_ok()))',
+        obj.objid::regclass);
     end if;
   end loop;
 end;
@@ -332,6 +364,7 @@ do $$ begin
       when tag in ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE')
       execute function aalgate.on_ddl_end();
   end if;
+  alter event trigger aalgate_protect_new_tables enable always;
 end $$;
 
 -- Storage and Realtime private channels: one restrictive policy each (row level security is on there).
@@ -339,15 +372,34 @@ do $$ begin
   if to_regclass('storage.objects') is not null and not exists (
     select 1 from pg_catalog.pg_policies where schemaname = 'storage' and tablename = 'objects'
       and policyname = 'aalgate_aal2_if_enrolled') then
-    create policy aalgate_aal2_if_enrolled on storage.objects as restrictive for all to authenticated
+    create policy aalgate_aal2_if_enrolled on storage.objects as restrictive for all to public
+      using ((select aalgate.aal_ok())) with check ((select aalgate.aal_ok()));
+  end if;
+  if to_regclass('storage.buckets') is not null and not exists (
+    select 1 from pg_catalog.pg_policies where schemaname = 'storage' and tablename = 'buckets'
+      and policyname = 'aalgate_aal2_if_enrolled') then
+    create policy aalgate_aal2_if_enrolled on storage.buckets as restrictive for all to public
       using ((select aalgate.aal_ok())) with check ((select aalgate.aal_ok()));
   end if;
   if to_regclass('realtime.messages') is not null and not exists (
     select 1 from pg_catalog.pg_policies where schemaname = 'realtime' and tablename = 'messages'
       and policyname = 'aalgate_aal2_if_enrolled') then
-    create policy aalgate_aal2_if_enrolled on realtime.messages as restrictive for all to authenticated
+    create policy aalgate_aal2_if_enrolled on realtime.messages as restrictive for all to public
       using ((select aalgate.aal_ok())) with check ((select aalgate.aal_ok()));
   end if;
+end $$;
+
+-- Policies an earlier version made `to authenticated`: to every role (custom user roles need not inherit
+-- authenticated; the rule itself passes anon, service_role and service tokens).
+do $$
+declare
+  p record;
+begin
+  for p in select pol.polrelid::regclass as tbl from pg_catalog.pg_policy pol
+           where pol.polname = 'aalgate_aal2_if_enrolled' and pol.polroles <> array[0::oid]
+  loop
+    execute format('alter policy aalgate_aal2_if_enrolled on %s to public', p.tbl);
+  end loop;
 end $$;
 
 -- Who may call what. The pre-request and the policies run as whatever role the request switched to:
@@ -361,6 +413,7 @@ do $$ begin
   execute 'revoke all on function aalgate.hmac_sha256(bytea, bytea), aalgate.protect_table(regclass, boolean), aalgate.protect_schema(name, boolean), aalgate.unprotected_tables() from anon, authenticated, service_role';
 exception when undefined_object then null;
 end $$;
+grant execute on function aalgate.schema_protection(name) to public;
 grant execute on function aalgate.request_claims(), aalgate.aal_ok(), aalgate.require_aal2_if_enrolled(),
   aalgate.require_proof(), aalgate.check_request() to public;
 
@@ -371,11 +424,15 @@ do $$
 declare
   current_fn text;
 begin
+  -- As PostgREST reads it (Config/Database.hs): a setting for this database wins over the role's.
   select substr(c, length('pgrst.db_pre_request=') + 1) into current_fn
   from pg_catalog.pg_db_role_setting s
   join pg_catalog.pg_roles r on r.oid = s.setrole
   cross join lateral unnest(s.setconfig) c
-  where r.rolname = 'authenticator' and s.setdatabase = 0 and c like 'pgrst.db_pre_request=%';
+  where r.rolname = 'authenticator' and c like 'pgrst.db_pre_request=%'
+    and s.setdatabase in (0, (select d.oid from pg_catalog.pg_database d where d.datname = current_database()))
+  order by s.setdatabase desc
+  limit 1;
   if current_fn is null or current_fn = 'aalgate.check_request' then
     alter role authenticator set pgrst.db_pre_request = 'aalgate.check_request';
   else

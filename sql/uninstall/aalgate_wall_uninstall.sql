@@ -25,7 +25,13 @@ begin
   loop
     execute format('drop policy %I on %I.%I', p.policyname, p.schemaname, p.tablename);
     if p.policyname = 'aalgate_keep_access' then
-      execute format('alter table %I.%I disable row level security', p.schemaname, p.tablename);
+      -- Off again only where nothing else relies on it: other policies mean someone uses RLS here now.
+      if not exists (select 1 from pg_catalog.pg_policies o where o.schemaname = p.schemaname and o.tablename = p.tablename
+                     and o.policyname not in ('aalgate_aal2_if_enrolled', 'aalgate_keep_access')) then
+        execute format('alter table %I.%I disable row level security', p.schemaname, p.tablename);
+      else
+        raise warning 'aalgate: %.% keeps row level security on (it has policies of its own)', p.schemaname, p.tablename;
+      end if;
     end if;
   end loop;
 end $$;
@@ -40,6 +46,7 @@ drop function if exists aalgate.unprotected_tables();
 drop function if exists aalgate.protect_schema(name, boolean);
 drop function if exists aalgate.protect_table(regclass, boolean);
 drop function if exists aalgate.on_ddl_end();
+drop function if exists aalgate.schema_protection(name);
 drop table if exists aalgate.protected_schemas;
 drop table if exists aalgate.proof_secrets;
 

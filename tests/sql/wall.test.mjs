@@ -350,7 +350,79 @@ test("grants: the API roles can evaluate the rule but not manage the wall", () =
   const defs = pg.psql(`select p.proname || ':' || p.prosecdef || ':' || array_to_string(p.proconfig, ',') from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'aalgate' order by 1`);
   for (const line of defs.split("\n")) assert.match(line, /search_path=""/, `fixed search_path: ${line}`);
   const definers = defs.split("\n").filter((l) => l.split(":")[1] === "true").map((l) => l.split(":")[0]).sort();
-  assert.deepEqual(definers, ["aal_ok", "require_proof"], "security definer only where needed");
+  assert.deepEqual(definers, ["aal_ok", "require_proof", "schema_protection"], "security definer only where needed");
+});
+
+test("review: a custom role a Custom Access Token hook puts in `role` is held to the rule (Supabase Auth sessions carry session_id)", () => {
+  pg.psql(`create role staff nologin noinherit; grant authenticated to staff; grant staff to authenticator;
+grant usage on schema public to staff; grant select on public.todos to staff;
+create policy "staff read" on public.todos for select to staff using (true);`);
+  const c = claims(USERS.enrolled, "aal1", { role: "staff" });
+  assert.equal(pgrstResponse(postgrest(c, "select * from public.todos")).body.code, "aal2_required");
+  assert.equal(sees(c, "public.todos", 1), false, "postgres_changes at aal1");
+  assert.ok(postgrest(claims(USERS.enrolled, "aal2", { role: "staff" }), "select * from public.todos").ok, "aal2 passes");
+  assert.ok(postgrest({ role: "weather_sync", sub: USERS.enrolled, aal: "aal1" }, "select 1").ok, "a service token (no session_id) still passes");
+});
+
+test("review: DDL by roles that cannot read aalgate's tables is not broken (temp tables, other schemas), and their tables in a protected schema are covered", () => {
+  pg.psql(`create role prisma login; grant usage, create on schema public to prisma; create schema prisma_own authorization prisma;
+create schema limited; create table limited.x (id int); alter table limited.x enable row level security; create policy p on limited.x using (true);`);
+  for (const ddl of ["create temp table scratch (x int)", "create table prisma_own.t (id int)", "create table public.prisma_t (id int)", "alter table public.prisma_t add column v text"]) {
+    const r = run(`begin; set local role prisma; ${ddl}; commit;`);
+    assert.ok(r.ok, `${ddl}: ${r.text}`);
+  }
+  assert.equal(pg.psql("select count(*) from pg_policy where polrelid = 'public.prisma_t'::regclass and polname = 'aalgate_aal2_if_enrolled'"), "1");
+});
+
+test("review: tables created with session_replication_role = replica (restores) are protected too", () => {
+  pg.psql(`set session_replication_role = replica; create table public.restored (id int primary key); reset session_replication_role;`);
+  assert.equal(pg.psql("select count(*) from pg_policy where polrelid = 'public.restored'::regclass and polname = 'aalgate_aal2_if_enrolled'"), "1");
+});
+
+test("review: an enrolled user's aal1 token cannot change buckets (a bucket made public is served without RLS)", () => {
+  pg.psql(`insert into storage.buckets (id, name, owner) values ('mine', 'mine', '${USERS.enrolled}');
+create policy "owners update buckets" on storage.buckets for update to authenticated
+  using (owner = (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')::uuid);`);
+  const r = storage(claims(USERS.enrolled), "update storage.buckets set public = true where id = 'mine' returning id");
+  assert.ok(r.ok, r.text);
+  assert.equal(pg.psql("select public from storage.buckets where id = 'mine'"), "f");
+  const aal2 = storage(claims(USERS.enrolled, "aal2"), "update storage.buckets set public = false where id = 'mine' returning id");
+  assert.match(aal2.out, /mine/, "at aal2 the bucket policies decide");
+});
+
+test("review: --check does not accept a policy that only has the wall's name", () => {
+  pg.psql(`create table public.neutered (id int); alter table public.neutered enable row level security;
+alter policy aalgate_aal2_if_enrolled on public.neutered using (true) with check (true);`);
+  assert.match(pg.psql("select string_agg(schema_name || '.' || table_name, ',') from aalgate.unprotected_tables()"), /public\.neutered/);
+  pg.psql("drop table public.neutered");
+});
+
+test("review: a per-database pre-request (which PostgREST prefers) is kept and reported", () => {
+  pg.psql("create database perdb");
+  const db = (sql) => pg.psql(sql, { database: "perdb" });
+  db(fs.readFileSync(path.join(root, "tests/sql/supabase_services_fixture.sql"), "utf8").replace(/^create role[^;]*;/gm, ""));
+  db(fs.readFileSync(path.join(root, "tests/sql/supabase_auth_fixture.sql"), "utf8").replace(/^create role[^;]*;/gm, ""));
+  pg.psql("alter role authenticator in database perdb set pgrst.db_pre_request = 'public.mine'");
+  try {
+    const r = spawnSync(path.join(process.env.PG_BIN ?? "/usr/lib/postgresql/15/bin", "psql"), ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(pg.port), "-U", "postgres", "-d", "perdb", "-f", "-"], { input: WALL, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /already has pgrst.db_pre_request = public.mine/);
+  } finally {
+    pg.psql("alter role authenticator in database perdb reset pgrst.db_pre_request");
+  }
+});
+
+test("review: uninstall leaves row level security on where the table has policies of its own", () => {
+  pg.psql("create database keep");
+  const db = (sql) => pg.psql(sql, { database: "keep" });
+  db(fs.readFileSync(path.join(root, "tests/sql/supabase_services_fixture.sql"), "utf8").replace(/^create role[^;]*;/gm, ""));
+  db(fs.readFileSync(path.join(root, "tests/sql/supabase_auth_fixture.sql"), "utf8").replace(/^create role[^;]*;/gm, ""));
+  db("create table public.docs (id int primary key, owner uuid); grant select on public.docs to authenticated;");
+  db(WALL);
+  db(`select aalgate.protect_schema('public', enable_rls => true);
+create policy "owner only" on public.docs as restrictive for select to authenticated using (owner = (current_setting('request.jwt.claims', true)::jsonb ->> 'sub')::uuid);`);
+  db(execFileSync(bin, ["sql", "wall", "--uninstall"], { encoding: "utf8" }).replace(/^alter role authenticator reset[^;]*;/m, ""));
+  assert.equal(db("select relrowsecurity from pg_class where oid = 'public.docs'::regclass"), "t");
 });
 
 test("uninstall removes every object the wall made and leaves the hook", () => {
