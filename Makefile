@@ -3,7 +3,7 @@
 #   make demo    the gate in local workerd in front of a demo upstream and demo issuer (see README)
 #   make worker  build the Cloudflare Worker into build/ (offline: pinned tools, no downloads)
 #   make worker-selftest  the same Worker plus test-only endpoints (feature `selftest`) into build-selftest/
-#   make fuzz    cargo-fuzz on token parsing and JWKS import (FUZZ_SECONDS each, default 60)
+#   make fuzz    cargo-fuzz on token parsing, JWKS import and Realtime frames (FUZZ_SECONDS each, default 60)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -128,6 +128,7 @@ fuzz:
 	# cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP lets the stable toolchain accept them.
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run token_parse corpus/token_parse -- -max_total_time=$(FUZZ_SECONDS)
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run jwks_import corpus/jwks_import -- -max_total_time=$(FUZZ_SECONDS)
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run realtime_frame corpus/realtime_frame -- -max_total_time=$(FUZZ_SECONDS)
 
 clean:
 	$(CARGO) clean

@@ -5,8 +5,8 @@ import { bind } from "./gate.js";
 export const { createGate, createGateFromEnv } = bind({
   Gate,
   decodesBodies: true,
-  // Deno's fetch drops `Upgrade`: Realtime cannot be proxied from here.
-  websockets: false,
+  // Realtime sockets are relayed with Deno.upgradeWebSocket and a WebSocket client, every frame judged.
+  websockets: "deno",
   // Deno.serve passes the peer address as the handler's second argument.
   clientIp: (_request, info) => info?.remoteAddr?.hostname,
 });

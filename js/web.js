@@ -7,4 +7,4 @@ export async function init(moduleOrPath) {
   await wasmInit(moduleOrPath === undefined ? undefined : { module_or_path: moduleOrPath });
 }
 
-export const { createGate, createGateFromEnv } = bind({ Gate, decodesBodies: false, websockets: false, clientIp: () => undefined });
+export const { createGate, createGateFromEnv } = bind({ Gate, decodesBodies: false, websockets: "", clientIp: () => undefined });

@@ -10,7 +10,7 @@ initSync({ module: wasmModule });
 export const { createGate, createGateFromEnv } = bind({
   Gate,
   decodesBodies: false,
-  websockets: true,
+  websockets: "workerd",
   // Set by Cloudflare's edge; a client cannot choose it there.
   clientIp: (request) => request.headers.get("cf-connecting-ip") ?? undefined,
 });

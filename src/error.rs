@@ -88,11 +88,22 @@ pub enum Code {
     MethodNotAllowed,
     /// The request path is ambiguous (dot segments, encoded slashes) and cannot be routed safely.
     PathInvalid,
+    /// A Realtime frame that is not a Phoenix message in the socket's format (or whose token field
+    /// is not a string).
+    FrameMalformed,
+    /// A Realtime frame over `realtime.max_frame_bytes`.
+    FrameTooLarge,
+    /// A Realtime socket format (`vsn`) the gate cannot read, or a token event in a binary frame.
+    FrameUnsupported,
+    /// A Realtime socket asked for more channels than the gate keeps track of.
+    TooManyChannels,
+    /// A Realtime client sent frames faster than the gate could judge them (its inbox overflowed).
+    FrameBacklog,
 }
 
 impl Code {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [Code; 35] = [
+    pub const ALL: [Code; 40] = [
         Code::TokenMalformed,
         Code::TokenTooLarge,
         Code::AlgNotAllowed,
@@ -128,6 +139,11 @@ impl Code {
         Code::FormCredentialsUnsupported,
         Code::MethodNotAllowed,
         Code::PathInvalid,
+        Code::FrameMalformed,
+        Code::FrameTooLarge,
+        Code::FrameUnsupported,
+        Code::TooManyChannels,
+        Code::FrameBacklog,
     ];
 
     /// The stable string form, e.g. `"token_expired"`.
@@ -168,6 +184,11 @@ impl Code {
             Code::FormCredentialsUnsupported => "form_credentials_unsupported",
             Code::MethodNotAllowed => "method_not_allowed",
             Code::PathInvalid => "path_invalid",
+            Code::FrameMalformed => "frame_malformed",
+            Code::FrameTooLarge => "frame_too_large",
+            Code::FrameUnsupported => "frame_unsupported",
+            Code::TooManyChannels => "too_many_channels",
+            Code::FrameBacklog => "frame_backlog",
         }
     }
 }

@@ -8,6 +8,9 @@
 use crate::gate::{Decision, Gate, Identity, Outcome, Verdict};
 use crate::wasm::http::{self, Inbound};
 use crate::wasm::judged::JudgedRequest;
+use crate::wasm::relay::{GateHost, LogSink};
+use crate::wasm::sockets::Runtime;
+use crate::wasm::upgrade::{self, Target};
 use crate::wasm::{driver, setup};
 use serde::Serialize;
 use std::cell::RefCell;
@@ -259,14 +262,18 @@ impl JsGate {
     /// Worker's streaming and header rules. Resolves to `[response, log]`: the upstream's response
     /// or the refusal, and the decision's JSON log line. `clientIp` is the peer address the runtime saw;
     /// `decodesBodies`: the runtime's `fetch` decodes compressed bodies (Node, Deno);
-    /// `websockets`: it can proxy WebSocket upgrades (workerd).
+    /// `websockets`: how the runtime relays WebSocket upgrades (`"workerd"`, `"deno"`, or `""`: it
+    /// cannot, and answers 501); `frameLog` receives the decision line of each Realtime frame the gate
+    /// judges on a relayed socket.
+    #[allow(clippy::too_many_arguments)]
     pub fn proxy(
         &self,
         request: web_sys::Request,
         client_ip: Option<String>,
         upstream: Option<String>,
         decodes_bodies: bool,
-        websockets: bool,
+        websockets: String,
+        frame_log: Option<js_sys::Function>,
     ) -> js_sys::Promise {
         let state = Rc::clone(&self.state);
         future_to_promise(async move {
@@ -275,20 +282,13 @@ impl JsGate {
             let log = JsValue::from(verdict.log_line(None));
             let response = match &verdict.decision {
                 Decision::Reject(r) | Decision::Answer(r) => http::refusal(r)?,
-                Decision::Forward(_)
-                    if !websockets
-                        && parsed.judged.headers().iter().any(|(n, v)| {
-                            n.eq_ignore_ascii_case("upgrade") && v.eq_ignore_ascii_case("websocket")
-                        }) =>
-                {
-                    http::refusal(&crate::wasm::answers::upgrade_unsupported())?
-                }
                 Decision::Forward(f) => {
                     let scheme = parsed.url.protocol();
                     let search = parsed.url.search();
+                    let host = parsed.url.host();
                     let inbound = Inbound {
                         scheme: scheme.trim_end_matches(':'),
-                        host: &parsed.url.host(),
+                        host: &host,
                         path: parsed.judged.path(),
                         query: search.strip_prefix('?'),
                         client_ip,
@@ -299,10 +299,47 @@ impl JsGate {
                         .as_deref()
                         .map(|u| u.trim_end_matches('/'))
                         .unwrap_or(&state.upstream);
-                    http::forward(target, &request, &inbound, parsed.judged.headers(), f).await?
+                    if parsed.judged.is_websocket_upgrade() {
+                        let runtime = match websockets.as_str() {
+                            "workerd" => Some(Runtime::Workerd),
+                            "deno" => Some(Runtime::Deno),
+                            _ => None,
+                        };
+                        let sink: LogSink = Rc::new(move |line: &str| match &frame_log {
+                            Some(f) => {
+                                let _ = f.call1(&JsValue::NULL, &line.into());
+                            }
+                            None => web_sys::console::log_1(&line.into()),
+                        });
+                        let host: Rc<dyn GateHost> = state.clone();
+                        let to = Target {
+                            upstream: target,
+                            inbound,
+                        };
+                        upgrade::answer(
+                            host,
+                            runtime,
+                            &request,
+                            &parsed.judged,
+                            &verdict.log.route,
+                            f,
+                            &to,
+                            sink,
+                        )
+                        .await?
+                    } else {
+                        http::forward(target, &request, &inbound, parsed.judged.headers(), f)
+                            .await?
+                    }
                 }
             };
             Ok(js_sys::Array::of2(&response, &log).into())
         })
+    }
+}
+
+impl GateHost for State {
+    fn gate(&self) -> &RefCell<Gate> {
+        &self.gate
     }
 }

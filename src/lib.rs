@@ -23,6 +23,7 @@ pub mod exchange;
 pub mod gate;
 pub mod json;
 pub mod keys;
+pub mod realtime;
 pub mod service_role;
 pub mod signing;
 pub mod token;

@@ -51,9 +51,14 @@ fn shape(code: Code) -> (u16, Challenge) {
         Code::JwksUnavailable | Code::EnrollmentUnavailable => (503, None),
         Code::KeyInvalid => (500, None),
         Code::TokenMissing | Code::ApikeyRequired => (401, Bare),
-        Code::CredentialsConflict | Code::PathInvalid | Code::FormCredentialsUnsupported => {
-            (400, Bearer("invalid_request"))
-        }
+        Code::CredentialsConflict
+        | Code::PathInvalid
+        | Code::FormCredentialsUnsupported
+        | Code::FrameMalformed
+        | Code::FrameTooLarge
+        | Code::FrameUnsupported
+        | Code::TooManyChannels
+        | Code::FrameBacklog => (400, Bearer("invalid_request")),
         Code::MethodNotAllowed => (405, None),
         Code::Aal2Required | Code::MfaRecencyRequired => (401, StepUp),
         Code::ServiceKeyForbidden
@@ -163,6 +168,15 @@ fn public_message(code: Code) -> &'static str {
             "The gate cannot tell whether this user has multi-factor authentication enrolled."
         }
         Code::PathInvalid => "The request path is not accepted.",
+        Code::FrameMalformed => "The Realtime message is not a well-formed Phoenix message.",
+        Code::FrameTooLarge => "The Realtime message is too large.",
+        Code::FrameUnsupported => {
+            "The Realtime message format is not supported (use vsn 1.0.0 or 2.0.0, and text frames for joins and tokens)."
+        }
+        Code::TooManyChannels => "The Realtime connection has too many channels.",
+        Code::FrameBacklog => {
+            "The Realtime connection sent messages faster than the gate could check them."
+        }
     }
 }
 

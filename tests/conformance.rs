@@ -2,6 +2,8 @@
 //! and Node runners replay the same files; a case that differs between runtimes is a bug.
 
 mod common;
+#[path = "conformance/frames.rs"]
+mod frames;
 
 use aalgate::drive::{drive, Io};
 use aalgate::gate::enrollment::EnrollmentJob;

@@ -12,6 +12,10 @@ use crate::gate::{Decision, Forward, Verdict};
 use crate::wasm::http::{self, Inbound};
 use crate::wasm::judged::JudgedRequest;
 use crate::wasm::micros;
+use crate::wasm::relay::{GateHost, LogSink};
+use crate::wasm::sockets::Runtime;
+use crate::wasm::upgrade::{self, Target};
+use std::rc::Rc;
 use worker::{event, Context, Env, Request, Response, Result};
 
 #[cfg(feature = "selftest")]
@@ -21,10 +25,11 @@ mod state;
 use state::{respond, state, State, CONFIG_HINT};
 
 async fn proxy(
-    state: &State,
+    state: &Rc<State>,
     req: &Request,
     url: &worker::Url,
-    forwarded: &[(String, String)],
+    judged: &JudgedRequest,
+    verdict: &Verdict,
     fwd: &Forward,
 ) -> Result<Response> {
     let host = match (url.host_str(), url.port()) {
@@ -41,7 +46,34 @@ async fn proxy(
         client_ip: req.headers().get("cf-connecting-ip")?,
         accept_encoding: None,
     };
-    let resp = http::forward(&state.upstream, req.inner(), &inbound, forwarded, fwd).await?;
+    let resp = if judged.is_websocket_upgrade() {
+        let host: Rc<dyn GateHost> = state.clone();
+        let log: LogSink = Rc::new(|line: &str| web_sys::console::log_1(&line.into()));
+        let target = Target {
+            upstream: &state.upstream,
+            inbound,
+        };
+        upgrade::answer(
+            host,
+            Some(Runtime::Workerd),
+            req.inner(),
+            judged,
+            &verdict.log.route,
+            fwd,
+            &target,
+            log,
+        )
+        .await?
+    } else {
+        http::forward(
+            &state.upstream,
+            req.inner(),
+            &inbound,
+            judged.headers(),
+            fwd,
+        )
+        .await?
+    };
     Ok(Response::from(resp))
 }
 
@@ -75,6 +107,6 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     log(&verdict, started);
     match &verdict.decision {
         Decision::Reject(r) | Decision::Answer(r) => respond(r),
-        Decision::Forward(f) => proxy(&state, &req, &url, judged.headers(), f).await,
+        Decision::Forward(f) => proxy(&state, &req, &url, &judged, &verdict, f).await,
     }
 }

@@ -71,6 +71,12 @@ pub(super) fn state(env: &Env) -> std::result::Result<Rc<State>, ConfigError> {
     })
 }
 
+impl crate::wasm::relay::GateHost for State {
+    fn gate(&self) -> &RefCell<Gate> {
+        &self.gate
+    }
+}
+
 pub(super) fn respond(r: &Answer) -> Result<Response> {
     Ok(Response::from(http::refusal(r)?))
 }

@@ -40,6 +40,14 @@ pub struct ConfigDoc {
     pub(super) service_roles: Vec<ServiceRoleDoc>,
     #[serde(default)]
     pub(super) exchange: super::exchange::ExchangeDoc,
+    #[serde(default)]
+    pub(super) realtime: RealtimeDoc,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RealtimeDoc {
+    pub(super) max_frame_bytes: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -71,6 +71,8 @@ pub struct GateConfig {
     cache_max_entries: usize,
     /// Verified-token cache bounds.
     cache_max_bytes: usize,
+    /// Largest Realtime frame a client may send through the gate.
+    realtime_max_frame_bytes: usize,
     /// User routes followed by the preset, first match wins.
     routes: Vec<Arc<RouteRule>>,
     /// Requirement for paths no route matches.
@@ -150,6 +152,15 @@ impl GateConfig {
             " (0 disables the cache)",
         )?;
         let cache_max_bytes = doc.cache.max_bytes.unwrap_or(16 * 1024 * 1024);
+        // Realtime's own cap (its endpoint's `max_frame_size`): the gate refuses nothing by default
+        // that Realtime would take.
+        let realtime_max_frame_bytes = check::in_range(
+            doc.realtime.max_frame_bytes,
+            5_000_000,
+            1024..=64 * 1024 * 1024,
+            "realtime.max_frame_bytes",
+            " bytes",
+        )?;
 
         // Routes.
         let default_aal = if doc.require_aal2_for_enrolled {
@@ -185,6 +196,7 @@ impl GateConfig {
             log_user_id: doc.log.user_id,
             cache_max_entries,
             cache_max_bytes,
+            realtime_max_frame_bytes,
             routes,
             fallback,
             require_aal2_for_enrolled: doc.require_aal2_for_enrolled,
@@ -308,6 +320,11 @@ impl GateConfig {
     /// Verified-token cache: most bytes of tokens.
     pub fn cache_max_bytes(&self) -> usize {
         self.cache_max_bytes
+    }
+
+    /// Largest Realtime frame a client may send (`realtime.max_frame_bytes`, default 5,000,000).
+    pub fn realtime_max_frame_bytes(&self) -> usize {
+        self.realtime_max_frame_bytes
     }
 
     /// User routes followed by the preset, first match wins.

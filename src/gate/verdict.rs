@@ -104,12 +104,22 @@ pub struct DecisionLog {
     pub cached: bool,
     /// The user id (`sub`), only with `log.user_id = true`.
     pub user: Option<String>,
+    /// For a decision on a Realtime frame: the frame's event (`phx_join`, `access_token`, or
+    /// `frame` for a frame refused before any token was read).
+    pub frame: Option<&'static str>,
 }
 
 impl Verdict {
     /// One JSON line for the decision; `duration_us` is measured by the adapter.
     pub fn log_line(&self, duration_us: Option<u64>) -> String {
-        let l = &self.log;
+        self.log.line(duration_us)
+    }
+}
+
+impl DecisionLog {
+    /// One JSON line for the decision; `duration_us` is measured by the adapter.
+    pub fn line(&self, duration_us: Option<u64>) -> String {
+        let l = self;
         let mut v = json!({
             "aalgate": "decision",
             "decision": l.decision,
@@ -125,6 +135,9 @@ impl Verdict {
         }
         if let Some(user) = &l.user {
             v["user"] = Value::String(user.clone());
+        }
+        if let Some(frame) = l.frame {
+            v["frame"] = Value::String(frame.into());
         }
         if let Some(d) = duration_us {
             v["duration_us"] = json!(d);

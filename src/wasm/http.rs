@@ -45,18 +45,15 @@ pub struct Inbound<'a> {
     pub accept_encoding: Option<&'a str>,
 }
 
-/// Forwards an allowed request to `upstream` (the project URL): the forwardable headers (see
+/// The headers an allowed request goes upstream with: the forwardable headers (see
 /// [`crate::gate::forwarding`]), identity headers the gate added, `X-Forwarded-*` and, when the client
 /// address is known, `X-Forwarded-For` / `Sb-Forwarded-For` (what Supabase Auth reads for rate limits
-/// behind a proxy). The body is streamed as-is: never buffered, never read. Redirects are passed back
-/// to the client, not followed. Any failure to reach the upstream is a 502.
-pub async fn forward(
-    upstream: &str,
-    original: &web_sys::Request,
+/// behind a proxy).
+pub fn upstream_headers(
     inbound: &Inbound<'_>,
     forwarded: &[(String, String)],
     fwd: &Forward,
-) -> Result<web_sys::Response, JsValue> {
+) -> Result<web_sys::Headers, JsValue> {
     let headers = web_sys::Headers::new()?;
     for (name, value) in forwarded {
         headers.append(name, value)?;
@@ -73,6 +70,28 @@ pub async fn forward(
     }
     headers.set("x-forwarded-proto", inbound.scheme)?;
     headers.set("x-forwarded-host", inbound.host)?;
+    Ok(headers)
+}
+
+/// The upstream URL of a request: the project's origin with the client's path and query.
+pub fn target(upstream: &str, inbound: &Inbound<'_>) -> String {
+    match inbound.query {
+        Some(q) => format!("{upstream}{}?{q}", inbound.path),
+        None => format!("{upstream}{}", inbound.path),
+    }
+}
+
+/// Forwards an allowed request to `upstream` (the project URL) with [`upstream_headers`]. The body is
+/// streamed as-is: never buffered, never read. Redirects are passed back to the client, not followed.
+/// Any failure to reach the upstream is a 502.
+pub async fn forward(
+    upstream: &str,
+    original: &web_sys::Request,
+    inbound: &Inbound<'_>,
+    forwarded: &[(String, String)],
+    fwd: &Forward,
+) -> Result<web_sys::Response, JsValue> {
+    let headers = upstream_headers(inbound, forwarded, fwd)?;
     let init = web_sys::RequestInit::new();
     let method = original.method();
     init.set_method(&method);
@@ -86,10 +105,7 @@ pub async fn forward(
             js_sys::Reflect::set(&init, &"duplex".into(), &"half".into())?;
         }
     }
-    let target = match inbound.query {
-        Some(q) => format!("{upstream}{}?{q}", inbound.path),
-        None => format!("{upstream}{}", inbound.path),
-    };
+    let target = target(upstream, inbound);
     let unreachable = || refusal(&super::answers::upstream_unreachable());
     let Ok(upstream_req) = web_sys::Request::new_with_str_and_init(&target, &init) else {
         return unreachable();

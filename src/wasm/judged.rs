@@ -61,6 +61,13 @@ impl JudgedRequest {
         &self.headers
     }
 
+    /// Whether this is a WebSocket upgrade (`Upgrade: websocket`).
+    pub fn is_websocket_upgrade(&self) -> bool {
+        self.headers
+            .iter()
+            .any(|(n, v)| n.eq_ignore_ascii_case("upgrade") && v.eq_ignore_ascii_case("websocket"))
+    }
+
     /// The gate's view: call [`GateView::request`] on it for the [`Request`].
     pub fn view(&self) -> GateView<'_> {
         GateView {

@@ -8,7 +8,10 @@ pub mod driver;
 pub mod fetch;
 pub mod http;
 pub mod judged;
+pub mod relay;
 pub mod setup;
+pub mod sockets;
+pub mod upgrade;
 pub mod webcrypto;
 
 /// Seconds since the epoch from the runtime's clock (`Date.now()`).

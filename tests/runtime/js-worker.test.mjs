@@ -4,6 +4,9 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startJsWorker, startTableDoors, send } from "./front-doors.mjs";
 import { cases, fixtures, runTable } from "./conformance-lib.mjs";
+import { runFrameTable } from "./frames-lib.mjs";
+import WebSocket from "ws";
+import { supabaseJsChecks } from "./supabase-js.mjs";
 
 let env;
 before(async () => {
@@ -27,4 +30,19 @@ test("the Worker's own route runs only for allowed requests and sees the claims"
   assert.equal(ok.status, 200);
   assert.deepEqual(JSON.parse(ok.body), { sub: fixtures.tokens.aal2_enrolled.claims.sub, aal: "aal2" });
   assert.equal(upstream.received.length, before, "the Worker's own route never reaches the upstream");
+});
+
+test("Realtime frame table in workerd (portable module in a JS Worker)", async () => {
+  const { failures, runs } = await runFrameTable({
+    wsBaseFor: (n) => env.doors[n].url.replace(/^http/, "ws"),
+    realtime: env.upstream.realtime,
+    tokens: env.tokens,
+    WebSocketImpl: WebSocket,
+  });
+  assert.deepEqual(failures, [], `${failures.length} of ${runs} frame runs differ:\n${failures.join("\n")}`);
+});
+
+test("supabase-js through the gate: an enrolled user's aal1 join is CHANNEL_ERROR aal2_required and never reaches Realtime", async () => {
+  const problems = await supabaseJsChecks(env.doors.main.url, env.tokens, env.upstream.realtime, WebSocket);
+  assert.deepEqual(problems, []);
 });

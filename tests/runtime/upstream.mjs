@@ -6,6 +6,7 @@
 import http from "node:http";
 import crypto from "node:crypto";
 import { Buffer } from "node:buffer";
+import { attachRealtime } from "./realtime.mjs";
 
 /**
  * `authUsers`: what the stand-in Auth answers to GET /auth/v1/user, per user id (fixtures.json
@@ -62,9 +63,12 @@ export async function startUpstream({ authUsers = {}, apiKeys } = {}) {
     });
   });
 
-  // Minimal RFC 6455 server: handshake, then echo text frames back.
-  server.on("upgrade", (req, socket) => {
+  // Realtime's socket (tests/runtime/realtime.mjs); any other upgrade gets a minimal RFC 6455 server
+  // that echoes text frames back (an application's own socket, which the gate passes through).
+  const realtime = attachRealtime();
+  server.on("upgrade", (req, socket, head) => {
     received.push({ method: req.method, url: req.url, headers: req.headers, upgrade: true });
+    if (req.url.startsWith("/realtime/")) return realtime.handle(req, socket, head);
     const accept = crypto.createHash("sha1").update(req.headers["sec-websocket-key"] + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest("base64");
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
     socket.on("data", (buf) => {
@@ -87,7 +91,8 @@ export async function startUpstream({ authUsers = {}, apiKeys } = {}) {
     received,
     jwks,
     auth,
-    close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }),
+    realtime,
+    close: () => new Promise((r) => { realtime.close(); server.closeAllConnections?.(); server.close(r); }),
   };
 }
 

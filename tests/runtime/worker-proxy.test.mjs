@@ -141,13 +141,13 @@ test("refusals never reach the upstream and carry CORS headers", async () => {
   }
 });
 
-test("WebSocket upgrades (Realtime) pass through", async () => {
+test("WebSocket upgrades other than Realtime's (an Edge Function's own socket) pass through untouched", async () => {
   const w = await startWorker(inlineConfig());
   try {
     const { hostname, port } = new URL(w.url);
     const reply = await new Promise((resolve, reject) => {
       const sock = net.connect(Number(port), hostname, () => {
-        sock.write(`GET /realtime/v1/websocket?apikey=${fixtures.api_keys.publishable}&vsn=1.0.0 HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+        sock.write(`GET /functions/v1/chat?apikey=${fixtures.api_keys.publishable} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
       });
       let buf = Buffer.alloc(0);
       let upgraded = false;
@@ -171,8 +171,9 @@ test("WebSocket upgrades (Realtime) pass through", async () => {
       });
       sock.on("error", reject);
     });
+    // Not a Phoenix message, and not judged as one: the application's frames are its own.
     assert.equal(reply, "echo:phx_join");
-    assert.ok(upstream.received.some((r) => r.upgrade && r.url.startsWith("/realtime/v1/websocket")));
+    assert.ok(upstream.received.some((r) => r.upgrade && r.url.startsWith("/functions/v1/chat")));
   } finally {
     await w.close();
   }

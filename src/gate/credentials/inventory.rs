@@ -104,9 +104,9 @@ pub const INVENTORY: [Channel; 14] = [
     },
     Channel {
         place: Place::Frame("access_token"),
-        read_by: "Realtime (`phx_join` payload `access_token`/`user_token`, `access_token` events)",
+        read_by: "Realtime (`phx_join` payload `access_token`/`user_token`, `access_token` events; realtime_channel.ex)",
         carries: "a user token",
-        gate: "not yet judged (see README \"Realtime\")",
+        gate: "judged per frame as a request to the socket's route (relayed by the Worker and the Deno proxy; see README \"Realtime\")",
     },
     Channel {
         place: Place::Header("cookie"),

@@ -28,7 +28,8 @@ pub use classify::{bearer, classify, Bearer, Class, ClassificationMemo, MAX_API_
 pub use inventory::{Channel, Place, INVENTORY, S3_PATH};
 
 use classify::{secret_anywhere, unwrap_cow};
-use query::{query_pairs, query_values};
+use query::query_pairs;
+pub(crate) use query::query_values;
 
 /// What the request presents, all places taken together.
 #[derive(Clone, Debug, PartialEq, Eq)]

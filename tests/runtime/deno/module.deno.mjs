@@ -6,6 +6,8 @@
 import { createGate } from "aalgate";
 import { startUpstream } from "../upstream.mjs";
 import { cases, fixtures, mintTokens, runTable, localConfigs } from "../conformance-lib.mjs";
+import { runFrameTable } from "../frames-lib.mjs";
+import { supabaseJsChecks } from "../supabase-js.mjs";
 
 function assertEquals(actual, expected, message) {
   const a = JSON.stringify(actual), e = JSON.stringify(expected);
@@ -33,6 +35,29 @@ Deno.test("conformance table in Deno (gate.proxy behind Deno.serve)", async () =
       const urlFor = (n) => `http://127.0.0.1:${servers[n].addr.port}`;
       const failures = await runTable({ urlFor, upstream, tokens });
       assertEquals(failures, [], `${failures.length} of ${cases.length} cases differ in Deno:\n${failures.join("\n")}`);
+    } finally {
+      for (const s of Object.values(servers)) await s.shutdown();
+    }
+  });
+});
+
+Deno.test("Realtime frame table in Deno (gate.proxy relays the socket: Deno.upgradeWebSocket + WebSocket)", async () => {
+  await withUpstream(async (upstream, tokens, configs) => {
+    const servers = {};
+    try {
+      for (const [name, cfg] of Object.entries(configs)) {
+        const gate = createGate(cfg, { env: fixtures.secret_env, log: false });
+        servers[name] = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, gate.proxy());
+      }
+      const { failures, runs } = await runFrameTable({
+        wsBaseFor: (n) => `ws://127.0.0.1:${servers[n].addr.port}`,
+        realtime: upstream.realtime,
+        tokens,
+        WebSocketImpl: WebSocket,
+      });
+      assertEquals(failures, [], `${failures.length} of ${runs} frame runs differ in Deno:\n${failures.join("\n")}`);
+      const problems = await supabaseJsChecks(`http://127.0.0.1:${servers.main.addr.port}`, tokens, upstream.realtime);
+      assertEquals(problems, [], "supabase-js through the Deno proxy");
     } finally {
       for (const s of Object.values(servers)) await s.shutdown();
     }

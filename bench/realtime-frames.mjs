@@ -1,0 +1,85 @@
+// Per-frame cost of the Realtime frame judge in workerd, side by side in one run: the Rust Worker
+// (build/index.js) and a plain relay Worker that reads no frame (bench/relay-worker.js), both in front
+// of the same stand-in Realtime (tests/runtime/realtime.mjs). Two kinds of frames, each a sequential
+// round trip on one socket: passed-through frames (a broadcast the stand-in echoes) and judged frames
+// (a phx_join with a user token, the same cached token each time, which the stand-in answers). Rounds
+// are interleaved (gate, relay, gate, …) and the median kept, since the load generator shares the
+// machine. Prints µs per frame and the added cost; asserts nothing.
+//   node bench/realtime-frames.mjs [frames-per-round] [rounds]
+import path from "node:path";
+import { execFileSync } from "node:child_process";
+import { Miniflare, Log, LogLevel } from "miniflare";
+import WebSocket from "ws";
+import { startUpstream } from "../tests/runtime/upstream.mjs";
+import { startWorker } from "../tests/runtime/front-doors.mjs";
+import { fixtures, signEs256 } from "../tests/runtime/conformance-lib.mjs";
+import { client } from "../tests/runtime/frames-lib.mjs";
+
+const N = Number(process.argv[2] ?? 500);
+const ROUNDS = Number(process.argv[3] ?? 7);
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+const pub = (k) => Object.fromEntries(Object.entries(k).filter(([n]) => n !== "d"));
+const upstream = await startUpstream();
+const issuer = `${upstream.url}/auth/v1`;
+
+async function jsWorker(file, bindings) {
+  const out = path.join(root, "build/bench", path.basename(file));
+  execFileSync(path.join(root, "node_modules/.bin/esbuild"), [path.join(root, file), "--bundle", "--format=esm", "--platform=neutral", `--outfile=${out}`], { stdio: "ignore" });
+  const mf = new Miniflare({ modules: true, scriptPath: out, compatibilityDate: "2026-04-26", bindings, cf: false, log: new Log(LogLevel.NONE) });
+  return { url: (await mf.ready).toString().replace(/\/$/, ""), close: () => mf.dispose() };
+}
+
+const gate = await startWorker({ AALGATE_CONFIG: JSON.stringify({ supabase_url: upstream.url, require_aal2_for_enrolled: true, keys: { jwks: { keys: [pub(fixtures.keys.issuer)] } } }) });
+const relay = await jsWorker("bench/relay-worker.js", { UPSTREAM: upstream.url });
+const now = Math.floor(Date.now() / 1000);
+const token = await signEs256({ alg: "ES256", typ: "JWT", kid: fixtures.keys.issuer.kid },
+  { iss: issuer, sub: "6f1c1b8e-0000-4000-8000-000000000001", aud: "authenticated", exp: now + 3600, iat: now, role: "authenticated", aal: "aal2", mfa_enrolled: true, session_id: "s",
+    amr: [{ method: "totp", timestamp: now }] }, fixtures.keys.issuer);
+
+async function open(base) {
+  const sock = client(WebSocket, `${base.replace(/^http/, "ws")}/realtime/v1/websocket?apikey=${fixtures.api_keys.publishable}&vsn=2.0.0`);
+  await sock.opened;
+  return sock;
+}
+
+let ref = 0;
+/** µs per sequential round trip of `n` frames made by `make(ref)`, answered with a frame matching `ref`. */
+async function roundTrips(sock, n, make) {
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) {
+    const r = String(++ref);
+    const seen = sock.inbox.length;
+    sock.ws.send(make(r));
+    await sock.until(() => sock.inbox.length > seen, "an answer");
+    sock.inbox.length = 0;
+  }
+  return Number(process.hrtime.bigint() - t0) / 1e3 / n;
+}
+const passed = (r) => JSON.stringify(["1", r, "realtime:bench", "broadcast", { type: "broadcast", event: "tick", payload: { n: r } }]);
+const judged = (r) => JSON.stringify([r, r, "realtime:bench", "phx_join", { config: { broadcast: { self: true } }, access_token: token }]);
+
+const doors = { gate: await open(gate.url), relay: await open(relay.url) };
+for (const s of Object.values(doors)) {
+  await roundTrips(s, 100, judged); // warm-up: keys imported, token cached, JIT warm
+  await roundTrips(s, 100, passed);
+}
+const samples = { gate: { passed: [], judged: [] }, relay: { passed: [], judged: [] } };
+for (let round = 0; round < ROUNDS; round++) {
+  for (const name of ["gate", "relay"]) {
+    samples[name].passed.push(await roundTrips(doors[name], N, passed));
+    samples[name].judged.push(await roundTrips(doors[name], N, judged));
+  }
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+console.log(`Realtime frames in workerd: ${ROUNDS} interleaved rounds of ${N} sequential round trips per kind, median µs per frame`);
+console.log("| frame | plain relay | aalgate Worker | added per frame | ratio |");
+console.log("|---|---:|---:|---:|---:|");
+for (const kind of ["passed", "judged"]) {
+  const r = median(samples.relay[kind]);
+  const g = median(samples.gate[kind]);
+  console.log(`| ${kind === "passed" ? "passed through (broadcast)" : "judged (phx_join, cached token)"} | ${r.toFixed(0)} | ${g.toFixed(0)} | ${(g - r).toFixed(0)} | ${(g / r).toFixed(2)}× |`);
+}
+for (const s of Object.values(doors)) s.ws.close();
+await gate.close();
+await relay.close();
+await upstream.close();

@@ -1,0 +1,394 @@
+//! One Realtime socket as the gate sees it: which frames from the client go on, which tokens must be
+//! decided first, what the client is told when a token is refused, and which frames from the server
+//! belong to a channel the gate closed.
+//!
+//! The session never decides a token itself. A frame that carries one comes back as a
+//! [`TokenCheck`]: the adapter decides [`TokenCheck::request`] with the gate (the upgrade's own
+//! request with the frame's token as its `Authorization`, so the same route, verification,
+//! enrollment lookups, credential rules and mode apply as to any request), then hands the verdict to
+//! [`Session::judged`].
+
+use super::check::{TokenCheck, Upgrade};
+use super::frame::{self, Frame, Message, Unreadable, Vsn};
+use super::token::{token_of, TokenEvent};
+use crate::error::{Code, Error};
+use crate::gate::credentials::query_values;
+use crate::gate::verdict::{DecisionLog, Verdict};
+use crate::gate::{Decision, Request};
+use crate::wire::{reject_with_cors, Answer};
+use serde_json::json;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// Channels one socket may have open through the gate (Realtime's own default limit is 100 per
+/// client); beyond it a join is refused, so that the gate's record of the socket stays bounded.
+pub const MAX_CHANNELS: usize = 1000;
+
+/// Close codes the gate uses (RFC 6455 §7.4.1).
+pub mod close_code {
+    /// A frame over the configured size cap (what Realtime's server answers to a frame over its own
+    /// cap).
+    pub const TOO_BIG: u16 = 1009;
+}
+
+/// How to close the socket (both sides).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Close {
+    /// RFC 6455 close code.
+    pub code: u16,
+    /// The refusal's code (`frame_malformed`, …), as the close reason.
+    pub reason: &'static str,
+}
+
+/// What the adapter does with one client frame.
+#[derive(Debug, Default)]
+pub struct Action {
+    /// Send the client's frame upstream, unchanged.
+    pub forward: bool,
+    /// Frames (text, in the socket's format) to send to the client, in order.
+    pub to_client: Vec<String>,
+    /// Frames the gate sends upstream on the client's behalf (after the client's frame, if any).
+    pub to_upstream: Vec<String>,
+    /// Close the socket on both sides.
+    pub close: Option<Close>,
+    /// One decision log line (judged frames and refusals; frames that simply pass have none).
+    pub log: Option<String>,
+}
+
+impl Action {
+    fn pass() -> Action {
+        Action {
+            forward: true,
+            ..Action::default()
+        }
+    }
+}
+
+/// The next step for one client frame.
+#[derive(Debug)]
+pub enum FrameStep {
+    /// Done: do this.
+    Act(Action),
+    /// Decide this token, then call [`Session::judged`].
+    Judge(TokenCheck),
+}
+
+/// One Realtime socket through the gate.
+#[derive(Debug)]
+pub struct Session {
+    vsn: Vsn,
+    upgrade: Arc<Upgrade>,
+    route: String,
+    max_frame_bytes: usize,
+    /// Topics whose join the gate forwarded, with that join's reference.
+    joined: HashMap<String, Option<String>>,
+    /// Topics the gate closed on the client's behalf: the server's frames for them are dropped until
+    /// a new join for the topic is forwarded.
+    closed: HashSet<String>,
+    next_ref: u64,
+}
+
+/// Where Realtime serves its socket (and nothing else that upgrades): requests whose normalised
+/// path is here carry Phoenix messages.
+pub const REALTIME_PATH: &str = "/realtime/v1";
+
+/// Whether a normalised path is Realtime's.
+pub fn is_realtime_path(path: &str) -> bool {
+    path.strip_prefix(REALTIME_PATH)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+impl Session {
+    /// A session for an allowed upgrade request: its socket format comes from the `vsn` query
+    /// parameter (absent: `1.0.0`, as Phoenix assumes). `route` names the upgrade's route rule (for
+    /// logs). Refused (`frame_unsupported`) when `vsn` is repeated or names a format the gate cannot
+    /// read, since the server would then read frames the gate cannot.
+    pub fn open(req: &Request<'_>, route: &str, max_frame_bytes: usize) -> Result<Session, Error> {
+        let values = query_values(req.query, "vsn");
+        let vsn = match values.as_slice() {
+            [] => Vsn::V1,
+            [one] => Vsn::parse(one).ok_or_else(|| {
+                Error::new(
+                    Code::FrameUnsupported,
+                    "query parameter `vsn` must be 1.0.0 or 2.0.0",
+                )
+            })?,
+            _ => {
+                return Err(Error::new(
+                    Code::FrameUnsupported,
+                    "query parameter `vsn` is repeated",
+                ))
+            }
+        };
+        Ok(Session {
+            vsn,
+            upgrade: Arc::new(Upgrade {
+                method: req.method.to_owned(),
+                path: req.path.to_owned(),
+                query: req.query.to_owned(),
+                headers: req
+                    .headers
+                    .iter()
+                    .filter(|(n, _)| !n.eq_ignore_ascii_case("authorization"))
+                    .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                    .collect(),
+            }),
+            route: route.to_owned(),
+            max_frame_bytes,
+            joined: HashMap::new(),
+            closed: HashSet::new(),
+            next_ref: 0,
+        })
+    }
+
+    /// The socket's format.
+    pub fn vsn(&self) -> Vsn {
+        self.vsn
+    }
+
+    /// Channels currently joined through the gate.
+    pub fn joined(&self) -> usize {
+        self.joined.len()
+    }
+
+    /// Reads one frame from the client.
+    pub fn client_frame(&mut self, frame: Frame<'_>) -> FrameStep {
+        if frame.len() > self.max_frame_bytes {
+            return FrameStep::Act(self.close(
+                close_code::TOO_BIG,
+                &Error::new(
+                    Code::FrameTooLarge,
+                    "a frame is over realtime.max_frame_bytes",
+                ),
+                None,
+            ));
+        }
+        let message = match self.read_client(frame) {
+            Ok(m) => m,
+            // Realtime drops a frame it cannot decode and keeps the socket (RealtimeWeb.Socket
+            // rescues the serializer's error): so does the gate, without forwarding it.
+            Err(why) => {
+                let error = Error::new(Code::FrameMalformed, why.describe());
+                let code = reject_with_cors(&error, "*").code;
+                return FrameStep::Act(Action {
+                    log: Some(self.frame_log(code, None)),
+                    ..Action::default()
+                });
+            }
+        };
+        let event = match message.event.as_ref() {
+            "phx_join" => TokenEvent::Join,
+            "access_token" => TokenEvent::AccessToken,
+            "phx_leave" => {
+                self.joined.remove(message.topic.as_ref());
+                return FrameStep::Act(Action::pass());
+            }
+            _ => return FrameStep::Act(Action::pass()),
+        };
+        match token_of(event, &message) {
+            Ok(Some(token)) => FrameStep::Judge(TokenCheck {
+                upgrade: Arc::clone(&self.upgrade),
+                event,
+                topic: message.topic.into_owned(),
+                join_ref: message.join_ref.map(|s| s.into_owned()),
+                msg_ref: message.msg_ref.map(|s| s.into_owned()),
+                authorization: format!("Bearer {token}"),
+            }),
+            // No token: the channel runs on the socket's own credential, judged with the upgrade.
+            Ok(None) if event == TokenEvent::Join => {
+                let action = self.admit_join(&message.topic, message.join_ref.as_deref());
+                FrameStep::Act(action)
+            }
+            Ok(None) => FrameStep::Act(Action::pass()),
+            Err(error) => {
+                let check = TokenCheck {
+                    upgrade: Arc::clone(&self.upgrade),
+                    event,
+                    topic: message.topic.into_owned(),
+                    join_ref: message.join_ref.map(|s| s.into_owned()),
+                    msg_ref: message.msg_ref.map(|s| s.into_owned()),
+                    authorization: String::new(),
+                };
+                let answer = reject_with_cors(&error, "*");
+                let log = self.frame_log(answer.code, Some(event.name()));
+                FrameStep::Act(self.refuse(&check, &answer, log))
+            }
+        }
+    }
+
+    /// The verdict on a [`TokenCheck`]'s request, as the gate decided it.
+    pub fn judged(&mut self, check: TokenCheck, verdict: &Verdict) -> Action {
+        let line = DecisionLog {
+            frame: Some(check.event.name()),
+            ..verdict.log.clone()
+        }
+        .line(None);
+        match &verdict.decision {
+            Decision::Forward(_) => match check.event {
+                TokenEvent::Join => {
+                    let mut action = self.admit_join(&check.topic, check.join_ref.as_deref());
+                    if action.forward {
+                        action.log = Some(line);
+                    }
+                    action
+                }
+                TokenEvent::AccessToken => Action {
+                    log: Some(line),
+                    ..Action::pass()
+                },
+            },
+            Decision::Reject(answer) | Decision::Answer(answer) => {
+                self.refuse(&check, answer, line)
+            }
+        }
+    }
+
+    /// Whether a frame from the server goes on to the client: everything does, except frames of a
+    /// channel the gate closed (until the client joins it again).
+    pub fn server_frame(&self, frame: Frame<'_>) -> bool {
+        if self.closed.is_empty() {
+            return true;
+        }
+        let topic = match frame {
+            Frame::Text(text) => frame::read_text(self.vsn, text).map(|m| m.topic),
+            Frame::Binary(bytes) => frame::read_server_binary(bytes).map(|m| m.topic),
+        };
+        match topic {
+            Ok(topic) => !self.closed.contains(topic.as_ref()),
+            // The server is not the one the gate guards against: what it sends and the gate cannot
+            // read goes on.
+            Err(_) => true,
+        }
+    }
+
+    fn read_client<'f>(&self, frame: Frame<'f>) -> Result<Message<'f>, Unreadable> {
+        match (frame, self.vsn) {
+            (Frame::Text(text), vsn) => frame::read_text(vsn, text),
+            (Frame::Binary(bytes), Vsn::V2) => frame::read_client_binary(bytes),
+            // Phoenix's V1 serializer decodes a binary frame's bytes as JSON text, like a text frame.
+            (Frame::Binary(bytes), Vsn::V1) => std::str::from_utf8(bytes)
+                .map_err(|_| Unreadable::Shape)
+                .and_then(|text| frame::read_text(Vsn::V1, text)),
+        }
+    }
+
+    /// A join that may go on: recorded, unless the socket has too many channels.
+    fn admit_join(&mut self, topic: &str, join_ref: Option<&str>) -> Action {
+        let known = self.joined.contains_key(topic) || self.closed.contains(topic);
+        if !known && self.joined.len() + self.closed.len() >= MAX_CHANNELS {
+            let check = TokenCheck {
+                upgrade: Arc::clone(&self.upgrade),
+                event: TokenEvent::Join,
+                topic: topic.to_owned(),
+                join_ref: join_ref.map(str::to_owned),
+                msg_ref: None,
+                authorization: String::new(),
+            };
+            let error = Error::new(Code::TooManyChannels, "the socket has too many channels");
+            let answer = reject_with_cors(&error, "*");
+            let log = self.frame_log(answer.code, Some("phx_join"));
+            return self.refuse(&check, &answer, log);
+        }
+        self.closed.remove(topic);
+        self.joined
+            .insert(topic.to_owned(), join_ref.map(str::to_owned));
+        Action::pass()
+    }
+
+    /// A refused token frame: the client is told as Realtime tells it, and a channel that was open
+    /// upstream is left (its frames no longer reach the client).
+    fn refuse(&mut self, check: &TokenCheck, answer: &Answer, log: String) -> Action {
+        let reason = reason(answer);
+        let mut action = Action {
+            log: Some(log),
+            ..Action::default()
+        };
+        match check.event {
+            TokenEvent::Join => action.to_client.push(frame::write(
+                self.vsn,
+                check.join_ref.as_deref(),
+                check.msg_ref.as_deref(),
+                &check.topic,
+                "phx_reply",
+                json!({"status": "error", "response": {"reason": reason}}),
+            )),
+            TokenEvent::AccessToken => {
+                // Realtime's own answer to a refused refresh: a system message, then the channel
+                // stops (Phoenix sends phx_close).
+                action.to_client.push(frame::write(
+                    self.vsn,
+                    check.join_ref.as_deref(),
+                    None,
+                    &check.topic,
+                    "system",
+                    json!({"message": reason, "status": "error", "extension": "system", "channel": channel_name(&check.topic)}),
+                ));
+                action.to_client.push(frame::write(
+                    self.vsn,
+                    check.join_ref.as_deref(),
+                    check.join_ref.as_deref(),
+                    &check.topic,
+                    "phx_close",
+                    json!({}),
+                ));
+            }
+        }
+        if let Some(join_ref) = self.joined.remove(&check.topic) {
+            self.next_ref += 1;
+            let msg_ref = format!("aalgate:{}", self.next_ref);
+            action.to_upstream.push(frame::write_client(
+                self.vsn,
+                join_ref.as_deref(),
+                Some(&msg_ref),
+                &check.topic,
+                "phx_leave",
+                json!({}),
+            ));
+            self.closed.insert(check.topic.clone());
+        }
+        action
+    }
+
+    fn close(&self, code: u16, error: &Error, event: Option<&'static str>) -> Action {
+        // (Only the size cap closes the socket; everything else is answered per frame or channel.)
+        let answer = reject_with_cors(error, "*");
+        Action {
+            close: Some(Close {
+                code,
+                reason: answer.code,
+            }),
+            log: Some(self.frame_log(answer.code, event)),
+            ..Action::default()
+        }
+    }
+
+    /// The decision line of a refusal of this socket's frames that no token decided (the front
+    /// door's own, such as a client that outran the gate).
+    pub fn refusal_log(&self, code: &'static str) -> String {
+        self.frame_log(code, None)
+    }
+
+    /// The log line of a refusal the session makes itself (no token decided).
+    fn frame_log(&self, code: &'static str, event: Option<&'static str>) -> String {
+        DecisionLog {
+            decision: "reject",
+            code: Some(code),
+            route: self.route.clone(),
+            method: self.upgrade.method.clone(),
+            frame: Some(event.unwrap_or("frame")),
+            ..DecisionLog::default()
+        }
+        .line(None)
+    }
+}
+
+/// The reason Realtime-style: `<code>: <message>` (supabase-js shows it in `CHANNEL_ERROR`).
+fn reason(answer: &Answer) -> String {
+    let message = answer.body["message"].as_str().unwrap_or("refused");
+    format!("{}: {message}", answer.code)
+}
+
+/// `realtime:room-1` → `room-1` (the `channel` of Realtime's system messages).
+fn channel_name(topic: &str) -> &str {
+    topic.strip_prefix("realtime:").unwrap_or(topic)
+}

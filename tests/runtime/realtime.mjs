@@ -1,0 +1,75 @@
+// Stand-in for Supabase Realtime's socket (small, from supabase/realtime lib/realtime_web/channels/
+// realtime_channel.ex and Phoenix's socket and serializers): it reads Phoenix messages in the socket's
+// vsn (1.0.0 objects, 2.0.0 arrays; binary frames are recorded, never answered), answers phx_join and
+// heartbeats with `phx_reply` ok, phx_leave with `phx_reply` ok then `phx_close` (Phoenix.Channel.Server
+// on a left channel), echoes a broadcast back to the same topic as the server's broadcast (a channel
+// with `self: true`), and is silent otherwise. It records every frame it receives, so tests can assert
+// that a refused frame never arrived. The native runner (tests/conformance/frames.rs) follows the
+// same rules.
+import { WebSocketServer } from "ws";
+import { Buffer } from "node:buffer";
+
+/** Phoenix's server-side encoding: vsn 1.0.0 leaves `join_ref` out (V1JSONSerializer). */
+function write(vsn, joinRef, ref, topic, event, payload) {
+  return vsn === "1" ? JSON.stringify({ ref, topic, event, payload }) : JSON.stringify([joinRef, ref, topic, event, payload]);
+}
+
+function read(vsn, text) {
+  try {
+    const m = JSON.parse(text);
+    if (vsn === "1") return m && !Array.isArray(m) && typeof m === "object" ? m : null;
+    if (!Array.isArray(m) || m.length !== 5) return null;
+    const [join_ref, ref, topic, event, payload] = m;
+    return { join_ref, ref, topic, event, payload };
+  } catch {
+    return null;
+  }
+}
+
+/** What the stand-in answers to one text frame on a socket of `vsn` ("1" or "2"). */
+export function answers(vsn, text) {
+  const m = read(vsn, text);
+  if (!m) return [];
+  const reply = (status) => write(vsn, m.join_ref, m.ref, m.topic, "phx_reply", { status, response: {} });
+  switch (m.event) {
+    case "phx_join":
+    case "heartbeat":
+      return [reply("ok")];
+    case "phx_leave":
+      return [reply("ok"), write(vsn, m.join_ref, m.join_ref, m.topic, "phx_close", {})];
+    case "broadcast":
+      return [write(vsn, null, null, m.topic, "broadcast", m.payload)];
+    default:
+      return [];
+  }
+}
+
+/**
+ * Serves Realtime's socket on an http.Server's upgrades under /realtime/. Returns the record:
+ * `frames` (every frame received, in order: strings, or Buffers for binary frames), `sockets`
+ * (url and headers of each upgrade), `closes` (code and reason of each close the stand-in received),
+ * and `close()`.
+ */
+export function attachRealtime() {
+  const wss = new WebSocketServer({ noServer: true });
+  const record = { frames: [], sockets: [], closes: [], open: new Set() };
+  record.handle = (req, socket, head) => {
+    const vsn = new URL(req.url, "http://x").searchParams.get("vsn")?.startsWith("2.") ? "2" : "1";
+    record.sockets.push({ url: req.url, headers: req.headers });
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      record.open.add(ws);
+      ws.on("message", (data, isBinary) => {
+        if (isBinary) return record.frames.push(Buffer.from(data));
+        const text = data.toString();
+        record.frames.push(text);
+        // A test can ask the stand-in to end the socket itself.
+        if (text.includes('"__standin_close__"')) return ws.close(4001, "stand-in closes");
+        for (const a of answers(vsn, text)) ws.send(a);
+      });
+      ws.on("close", (code, reason) => { record.open.delete(ws); record.closes.push({ code, reason: reason.toString() }); });
+      ws.on("error", () => {});
+    });
+  };
+  record.close = () => { for (const ws of record.open) ws.terminate(); wss.close(); };
+  return record;
+}
