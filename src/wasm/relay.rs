@@ -84,6 +84,9 @@ struct Relay {
     /// Frames from the project while the client's side is still opening.
     held: RefCell<Vec<Owned>>,
     done: Cell<bool>,
+    /// A close of one side that waits for the other side to finish opening (Deno's project socket),
+    /// since closing a socket that is still connecting sends no close frame.
+    pending_close: RefCell<Option<(bool, u16, String)>>,
     listeners: RefCell<Vec<Listener>>,
 }
 
@@ -119,6 +122,7 @@ pub fn start(
         draining: Cell::new(false),
         held: RefCell::new(Vec::new()),
         done: Cell::new(false),
+        pending_close: RefCell::new(None),
         listeners: RefCell::new(Vec::new()),
     });
     let on = |socket: &WebSocket, event: &'static str, f: Box<dyn FnMut(JsValue)>| {
@@ -143,9 +147,25 @@ pub fn start(
         Box::new(move |e| r.on_upstream_message(e.unchecked_into())),
     );
     let r = Rc::clone(&relay);
-    on(&relay.upstream, "open", Box::new(move |_| Relay::kick(&r)));
+    on(
+        &relay.upstream,
+        "open",
+        Box::new(move |_| {
+            if !r.close_pending() {
+                Relay::kick(&r);
+            }
+        }),
+    );
     let r = Rc::clone(&relay);
-    on(&relay.client, "open", Box::new(move |_| r.release_held()));
+    on(
+        &relay.client,
+        "open",
+        Box::new(move |_| {
+            if !r.close_pending() {
+                r.release_held();
+            }
+        }),
+    );
     for (from_client, socket) in [(true, &relay.client), (false, &relay.upstream)] {
         let r = Rc::clone(&relay);
         on(
@@ -307,8 +327,27 @@ impl Relay {
         } else {
             &self.client
         };
+        if event.is_some() && other.ready_state() == WebSocket::CONNECTING {
+            *self.pending_close.borrow_mut() = Some((from_client, code, reason));
+            return;
+        }
         close(other, code, &reason);
         self.end();
+    }
+
+    /// Carries out a close that waited for this side to open; whether there was one.
+    fn close_pending(&self) -> bool {
+        let Some((from_client, code, reason)) = self.pending_close.borrow_mut().take() else {
+            return false;
+        };
+        let other = if from_client {
+            &self.upstream
+        } else {
+            &self.client
+        };
+        close(other, code, &reason);
+        self.end();
+        true
     }
 
     /// The gate ends the socket: both sides closed with `code` and the refusal's code as reason.

@@ -152,6 +152,26 @@ export async function runFrameTable({ wsBaseFor, realtime, tokens, WebSocketImpl
       }
     }
   }
+  // Close codes and reasons pass through both ways.
+  for (const vsn of ["1.0.0", "2.0.0"]) {
+    const base = wsBaseFor("main");
+    const url = `${base}/realtime/v1/websocket?apikey=${fixtures.api_keys.publishable}&vsn=${vsn}`;
+    try {
+      const byClient = client(WebSocketImpl, url);
+      await byClient.opened;
+      const before = realtime.closes.length;
+      byClient.ws.close(4000, "client says bye");
+      await byClient.until(() => realtime.closes.length > before && realtime.closes.slice(before).find((c) => c.code === 4000), "the client's close at the stand-in")
+        .then((c) => { if (c.reason !== "client says bye") throw new Error(`reason ${c.reason}`); });
+      const byServer = client(WebSocketImpl, url);
+      await byServer.opened;
+      byServer.ws.send(encode(vsn, { join_ref: null, ref: "x", topic: "phoenix", event: "__standin_close__", payload: {} }));
+      const closed = await byServer.until(() => byServer.closed, "the stand-in's close at the client");
+      if (closed.code !== 4001 || closed.reason !== "stand-in closes") throw new Error(`client saw ${JSON.stringify(closed)}`);
+    } catch (err) {
+      failures.push(`close pass-through [vsn ${vsn}]: ${err.message}`);
+    }
+  }
   for (const u of frameTable.upgrades) {
     const base = wsBaseFor("main").replace(/^ws/, "http");
     const res = await send(base, {
