@@ -57,27 +57,32 @@ async function roundTrips(sock, n, make) {
 }
 const passed = (r) => JSON.stringify(["1", r, "realtime:bench", "broadcast", { type: "broadcast", event: "tick", payload: { n: r } }]);
 const judged = (r) => JSON.stringify([r, r, "realtime:bench", "phx_join", { config: { broadcast: { self: true } }, access_token: token }]);
+// The same join without a token (read, no decision) and with the publishable key (an anonymous decision).
+const tokenless = (r) => JSON.stringify([r, r, "realtime:bench", "phx_join", { config: { broadcast: { self: true } } }]);
+const anonymous = (r) => JSON.stringify([r, r, "realtime:bench", "phx_join", { config: { broadcast: { self: true } }, access_token: fixtures.api_keys.publishable }]);
+const KINDS = { passed, tokenless, anonymous, judged };
+const LABELS = { passed: "passed through (broadcast)", tokenless: "phx_join without a token (read, not decided)", anonymous: "phx_join with the publishable key (decided: anonymous)", judged: "judged (phx_join, cached user token)" };
 
 const doors = { gate: await open(gate.url), relay: await open(relay.url) };
 for (const s of Object.values(doors)) {
   await roundTrips(s, 100, judged); // warm-up: keys imported, token cached, JIT warm
   await roundTrips(s, 100, passed);
 }
-const samples = { gate: { passed: [], judged: [] }, relay: { passed: [], judged: [] } };
+const samples = { gate: {}, relay: {} };
+for (const name of ["gate", "relay"]) for (const k of Object.keys(KINDS)) samples[name][k] = [];
 for (let round = 0; round < ROUNDS; round++) {
   for (const name of ["gate", "relay"]) {
-    samples[name].passed.push(await roundTrips(doors[name], N, passed));
-    samples[name].judged.push(await roundTrips(doors[name], N, judged));
+    for (const [k, make] of Object.entries(KINDS)) samples[name][k].push(await roundTrips(doors[name], N, make));
   }
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(`Realtime frames in workerd: ${ROUNDS} interleaved rounds of ${N} sequential round trips per kind, median µs per frame`);
 console.log("| frame | plain relay | aalgate Worker | added per frame | ratio |");
 console.log("|---|---:|---:|---:|---:|");
-for (const kind of ["passed", "judged"]) {
+for (const kind of Object.keys(KINDS)) {
   const r = median(samples.relay[kind]);
   const g = median(samples.gate[kind]);
-  console.log(`| ${kind === "passed" ? "passed through (broadcast)" : "judged (phx_join, cached token)"} | ${r.toFixed(0)} | ${g.toFixed(0)} | ${(g - r).toFixed(0)} | ${(g / r).toFixed(2)}× |`);
+  console.log(`| ${LABELS[kind]} | ${r.toFixed(0)} | ${g.toFixed(0)} | ${(g - r).toFixed(0)} | ${(g / r).toFixed(2)}× |`);
 }
 for (const s of Object.values(doors)) s.ws.close();
 await gate.close();

@@ -24,6 +24,9 @@ use std::sync::Arc;
 /// client); beyond it a join is refused, so that the gate's record of the socket stays bounded.
 pub const MAX_CHANNELS: usize = 1000;
 
+/// Longest channel topic the gate keeps track of (Realtime's topics are `realtime:<name>`).
+pub const MAX_TOPIC_BYTES: usize = 1024;
+
 /// Close codes the gate uses (RFC 6455 §7.4.1).
 pub mod close_code {
     /// A frame over the configured size cap (what Realtime's server answers to a frame over its own
@@ -185,7 +188,11 @@ impl Session {
             }
             _ => return FrameStep::Act(Action::pass()),
         };
-        match token_of(event, &message) {
+        let limit = match event {
+            TokenEvent::Join => self.join_limit(&message.topic),
+            TokenEvent::AccessToken => None,
+        };
+        match limit.map_or_else(|| token_of(event, &message), Err) {
             Ok(Some(token)) => FrameStep::Judge(TokenCheck {
                 upgrade: Arc::clone(&self.upgrade),
                 event,
@@ -225,13 +232,10 @@ impl Session {
         .line(None);
         match &verdict.decision {
             Decision::Forward(_) => match check.event {
-                TokenEvent::Join => {
-                    let mut action = self.admit_join(&check.topic, check.join_ref.as_deref());
-                    if action.forward {
-                        action.log = Some(line);
-                    }
-                    action
-                }
+                TokenEvent::Join => Action {
+                    log: Some(line),
+                    ..self.admit_join(&check.topic, check.join_ref.as_deref())
+                },
                 TokenEvent::AccessToken => Action {
                     log: Some(line),
                     ..Action::pass()
@@ -272,23 +276,22 @@ impl Session {
         }
     }
 
-    /// A join that may go on: recorded, unless the socket has too many channels.
-    fn admit_join(&mut self, topic: &str, join_ref: Option<&str>) -> Action {
-        let known = self.joined.contains_key(topic) || self.closed.contains(topic);
-        if !known && self.joined.len() + self.closed.len() >= MAX_CHANNELS {
-            let check = TokenCheck {
-                upgrade: Arc::clone(&self.upgrade),
-                event: TokenEvent::Join,
-                topic: topic.to_owned(),
-                join_ref: join_ref.map(str::to_owned),
-                msg_ref: None,
-                authorization: String::new(),
-            };
-            let error = Error::new(Code::TooManyChannels, "the socket has too many channels");
-            let answer = reject_with_cors(&error, "*");
-            let log = self.frame_log(answer.code, Some("phx_join"));
-            return self.refuse(&check, &answer, log);
+    /// Why the socket cannot take another channel named `topic`, if it cannot: the gate's record of
+    /// the socket stays bounded in entries and bytes.
+    fn join_limit(&self, topic: &str) -> Option<Error> {
+        if topic.len() > MAX_TOPIC_BYTES {
+            return Some(Error::new(
+                Code::FrameUnsupported,
+                "a channel topic is over 1,024 bytes",
+            ));
         }
+        let known = self.joined.contains_key(topic) || self.closed.contains(topic);
+        (!known && self.joined.len() + self.closed.len() >= MAX_CHANNELS)
+            .then(|| Error::new(Code::TooManyChannels, "the socket has too many channels"))
+    }
+
+    /// A join that goes on: recorded (a new join of a closed topic lets its frames through again).
+    fn admit_join(&mut self, topic: &str, join_ref: Option<&str>) -> Action {
         self.closed.remove(topic);
         self.joined
             .insert(topic.to_owned(), join_ref.map(str::to_owned));

@@ -146,3 +146,66 @@ fn the_gates_messages_in_each_format() {
         serde_json::json!({"ref": "2", "topic": "t", "event": "phx_close", "payload": {}})
     );
 }
+
+fn session(vsn: &str) -> super::Session {
+    let query = format!("vsn={vsn}");
+    let headers = [("upgrade", "websocket")];
+    let req = crate::gate::Request {
+        method: "GET",
+        path: "/realtime/v1/websocket",
+        query: &query,
+        headers: &headers,
+    };
+    super::Session::open(&req, "supabase:realtime", 1 << 20).unwrap()
+}
+
+fn act(step: super::FrameStep) -> super::Action {
+    match step {
+        super::FrameStep::Act(a) => a,
+        super::FrameStep::Judge(_) => panic!("no token here"),
+    }
+}
+
+#[test]
+fn the_record_of_a_socket_is_bounded_in_channels_and_topic_bytes() {
+    use super::{Frame, MAX_CHANNELS};
+    let mut s = session("2.0.0");
+    let join = |i: usize| format!(r#"["{i}","{i}","realtime:c{i}","phx_join",{{}}]"#);
+    for i in 0..MAX_CHANNELS {
+        assert!(
+            act(s.client_frame(Frame::Text(&join(i)))).forward,
+            "join {i}"
+        );
+    }
+    assert_eq!(s.joined(), MAX_CHANNELS);
+    let refused = act(s.client_frame(Frame::Text(&join(MAX_CHANNELS))));
+    assert!(!refused.forward);
+    let reply: serde_json::Value = serde_json::from_str(&refused.to_client[0]).unwrap();
+    assert_eq!(reply[1], "1000", "the refusal answers the join's ref");
+    assert!(reply[4]["response"]["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("too_many_channels:"));
+    // A channel joined again is no new entry; a leave frees one.
+    assert!(act(s.client_frame(Frame::Text(&join(7)))).forward);
+    let leave = r#"["7","x","realtime:c7","phx_leave",{}]"#;
+    assert!(act(s.client_frame(Frame::Text(leave))).forward);
+    assert!(act(s.client_frame(Frame::Text(&join(MAX_CHANNELS)))).forward);
+    // Long topics are not kept.
+    let mut s = session("1.0.0");
+    let long = format!(
+        r#"{{"join_ref":"1","ref":"1","topic":"realtime:{}","event":"phx_join","payload":{{}}}}"#,
+        "x".repeat(1100)
+    );
+    let refused = act(s.client_frame(Frame::Text(&long)));
+    assert!(!refused.forward && refused.to_client[0].contains("frame_unsupported"));
+}
+
+#[test]
+fn frames_from_the_server_are_parsed_only_while_a_channel_is_closed() {
+    use super::Frame;
+    let s = session("2.0.0");
+    // Nothing closed: even garbage from the server goes on (the server is not who the gate guards against).
+    assert!(s.server_frame(Frame::Text("not json")));
+    assert!(s.server_frame(Frame::Binary(b"\x09")));
+}

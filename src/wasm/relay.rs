@@ -300,6 +300,14 @@ impl Relay {
 
     fn to_client(&self, frame: Owned) {
         if self.client.ready_state() == WebSocket::CONNECTING {
+            let held: usize = self.held.borrow().iter().map(|f| f.frame().len()).sum();
+            if self.held.borrow().len() >= INBOX_FRAMES
+                || held + frame.frame().len() > self.inbox_limit
+            {
+                // The project outran a client that is still opening: bounded like the inbox.
+                self.finish(TRY_AGAIN_LATER, "frame_backlog");
+                return;
+            }
             self.held.borrow_mut().push(frame);
         } else if is_open(&self.client) {
             frame.send(&self.client);
