@@ -99,11 +99,14 @@ pub enum Code {
     TooManyChannels,
     /// A Realtime client sent frames faster than the gate could judge them (its inbox overflowed).
     FrameBacklog,
+    /// A path under `/realtime/v1` other than the WebSocket and the REST API (Realtime's long-poll
+    /// transport carries tokens in bodies the gate does not read).
+    TransportUnsupported,
 }
 
 impl Code {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [Code; 40] = [
+    pub const ALL: [Code; 41] = [
         Code::TokenMalformed,
         Code::TokenTooLarge,
         Code::AlgNotAllowed,
@@ -144,6 +147,7 @@ impl Code {
         Code::FrameUnsupported,
         Code::TooManyChannels,
         Code::FrameBacklog,
+        Code::TransportUnsupported,
     ];
 
     /// The stable string form, e.g. `"token_expired"`.
@@ -189,6 +193,7 @@ impl Code {
             Code::FrameUnsupported => "frame_unsupported",
             Code::TooManyChannels => "too_many_channels",
             Code::FrameBacklog => "frame_backlog",
+            Code::TransportUnsupported => "transport_unsupported",
         }
     }
 }

@@ -58,7 +58,8 @@ fn shape(code: Code) -> (u16, Challenge) {
         | Code::FrameTooLarge
         | Code::FrameUnsupported
         | Code::TooManyChannels
-        | Code::FrameBacklog => (400, Bearer("invalid_request")),
+        | Code::FrameBacklog
+        | Code::TransportUnsupported => (400, Bearer("invalid_request")),
         Code::MethodNotAllowed => (405, None),
         Code::Aal2Required | Code::MfaRecencyRequired => (401, StepUp),
         Code::ServiceKeyForbidden
@@ -176,6 +177,9 @@ fn public_message(code: Code) -> &'static str {
         Code::TooManyChannels => "The Realtime connection has too many channels.",
         Code::FrameBacklog => {
             "The Realtime connection sent messages faster than the gate could check them."
+        }
+        Code::TransportUnsupported => {
+            "Only Realtime's WebSocket and REST API are accepted through the gate."
         }
     }
 }

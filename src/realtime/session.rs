@@ -9,7 +9,7 @@
 //! [`Session::judged`].
 
 use super::check::{TokenCheck, Upgrade};
-use super::frame::{self, Frame, Message, Unreadable, Vsn};
+use super::frame::{self, Frame, Message, Payload, Unreadable, Vsn};
 use super::token::{token_of, TokenEvent};
 use crate::error::{Code, Error};
 use crate::gate::credentials::query_values;
@@ -17,7 +17,7 @@ use crate::gate::verdict::{DecisionLog, Verdict};
 use crate::gate::{Decision, Request};
 use crate::wire::{reject_with_cors, Answer};
 use serde_json::json;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Channels one socket may have open through the gate (Realtime's own default limit is 100 per
@@ -25,7 +25,23 @@ use std::sync::Arc;
 pub const MAX_CHANNELS: usize = 1000;
 
 /// Longest channel topic the gate keeps track of (Realtime's topics are `realtime:<name>`).
-pub const MAX_TOPIC_BYTES: usize = 1024;
+pub const MAX_TOPIC_BYTES: usize = 256;
+
+/// Longest join reference (and join message reference) the gate keeps (realtime-js counts: "1", "2", …).
+pub const MAX_REF_BYTES: usize = 64;
+
+/// Events of the server that end a channel or answer its join (a frame without one of these names
+/// cannot change what the gate records, so it is passed on unread).
+const LIFECYCLE: [&str; 3] = ["phx_reply", "phx_close", "phx_error"];
+
+/// A channel whose join the gate forwarded.
+#[derive(Debug)]
+struct Joined {
+    /// The join's `join_ref` (the channel's reference; `phx_close` / `phx_error` carry it as `ref`).
+    join_ref: Option<String>,
+    /// The join message's `ref`, which Realtime's reply to the join carries.
+    join_msg_ref: Option<String>,
+}
 
 /// Close codes the gate uses (RFC 6455 §7.4.1).
 pub mod close_code {
@@ -84,21 +100,12 @@ pub struct Session {
     route: String,
     max_frame_bytes: usize,
     /// Topics whose join the gate forwarded, with that join's reference.
-    joined: HashMap<String, Option<String>>,
+    joined: HashMap<String, Joined>,
     /// Topics the gate closed on the client's behalf: the server's frames for them are dropped until
     /// a new join for the topic is forwarded.
-    closed: HashSet<String>,
+    /// The value is the `join_ref` of the channel the gate left: its `phx_close` ends the record.
+    closed: HashMap<String, Option<String>>,
     next_ref: u64,
-}
-
-/// Where Realtime serves its socket (and nothing else that upgrades): requests whose normalised
-/// path is here carry Phoenix messages.
-pub const REALTIME_PATH: &str = "/realtime/v1";
-
-/// Whether a normalised path is Realtime's.
-pub fn is_realtime_path(path: &str) -> bool {
-    path.strip_prefix(REALTIME_PATH)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 impl Session {
@@ -139,7 +146,7 @@ impl Session {
             route: route.to_owned(),
             max_frame_bytes,
             joined: HashMap::new(),
-            closed: HashSet::new(),
+            closed: HashMap::new(),
             next_ref: 0,
         })
     }
@@ -189,7 +196,7 @@ impl Session {
             _ => return FrameStep::Act(Action::pass()),
         };
         let limit = match event {
-            TokenEvent::Join => self.join_limit(&message.topic),
+            TokenEvent::Join => self.join_limit(&message),
             TokenEvent::AccessToken => None,
         };
         match limit.map_or_else(|| token_of(event, &message), Err) {
@@ -202,10 +209,11 @@ impl Session {
                 authorization: format!("Bearer {token}"),
             }),
             // No token: the channel runs on the socket's own credential, judged with the upgrade.
-            Ok(None) if event == TokenEvent::Join => {
-                let action = self.admit_join(&message.topic, message.join_ref.as_deref());
-                FrameStep::Act(action)
-            }
+            Ok(None) if event == TokenEvent::Join => FrameStep::Act(self.admit_join(
+                &message.topic,
+                message.join_ref.as_deref(),
+                message.msg_ref.as_deref(),
+            )),
             Ok(None) => FrameStep::Act(Action::pass()),
             Err(error) => {
                 let check = TokenCheck {
@@ -234,7 +242,11 @@ impl Session {
             Decision::Forward(_) => match check.event {
                 TokenEvent::Join => Action {
                     log: Some(line),
-                    ..self.admit_join(&check.topic, check.join_ref.as_deref())
+                    ..self.admit_join(
+                        &check.topic,
+                        check.join_ref.as_deref(),
+                        check.msg_ref.as_deref(),
+                    )
                 },
                 TokenEvent::AccessToken => Action {
                     log: Some(line),
@@ -248,21 +260,53 @@ impl Session {
     }
 
     /// Whether a frame from the server goes on to the client: everything does, except frames of a
-    /// channel the gate closed (until the client joins it again).
-    pub fn server_frame(&self, frame: Frame<'_>) -> bool {
+    /// channel the gate closed (until its `phx_close` or a new join of the topic). The server's answers
+    /// also keep the record true: a refused join and a closed or crashed channel are forgotten.
+    pub fn server_frame(&mut self, frame: Frame<'_>) -> bool {
         if self.closed.is_empty() {
-            return true;
+            if self.joined.is_empty() {
+                return true;
+            }
+            // Only lifecycle events change the record; other frames (postgres_changes, broadcasts)
+            // pass without being parsed.
+            if let Frame::Text(text) = frame {
+                if !LIFECYCLE.iter().any(|e| text.contains(e)) {
+                    return true;
+                }
+            }
         }
-        let topic = match frame {
-            Frame::Text(text) => frame::read_text(self.vsn, text).map(|m| m.topic),
-            Frame::Binary(bytes) => frame::read_server_binary(bytes).map(|m| m.topic),
+        let message = match frame {
+            Frame::Text(text) => frame::read_text(self.vsn, text),
+            Frame::Binary(bytes) => frame::read_server_binary(bytes),
         };
-        match topic {
-            Ok(topic) => !self.closed.contains(topic.as_ref()),
-            // The server is not the one the gate guards against: what it sends and the gate cannot
-            // read goes on.
-            Err(_) => true,
+        // The server is not the one the gate guards against: what it sends and the gate cannot read
+        // goes on.
+        let Ok(m) = message else {
+            return true;
+        };
+        let topic = m.topic.as_ref();
+        if let Some(left) = self.closed.get(topic) {
+            if m.event == "phx_close" && m.msg_ref.as_deref() == left.as_deref() {
+                self.closed.remove(topic);
+            }
+            return false;
         }
+        let Some(channel) = self.joined.get(topic) else {
+            return true;
+        };
+        let ends = match m.event.as_ref() {
+            "phx_close" | "phx_error" => m.msg_ref.as_deref() == channel.join_ref.as_deref(),
+            "phx_reply" => {
+                m.msg_ref.is_some()
+                    && m.msg_ref.as_deref() == channel.join_msg_ref.as_deref()
+                    && reply_is_error(&m)
+            }
+            _ => false,
+        };
+        if ends {
+            self.joined.remove(topic);
+        }
+        true
     }
 
     fn read_client<'f>(&self, frame: Frame<'f>) -> Result<Message<'f>, Unreadable> {
@@ -276,25 +320,40 @@ impl Session {
         }
     }
 
-    /// Why the socket cannot take another channel named `topic`, if it cannot: the gate's record of
+    /// Why the socket cannot take another channel for this join, if it cannot: the gate's record of
     /// the socket stays bounded in entries and bytes.
-    fn join_limit(&self, topic: &str) -> Option<Error> {
+    fn join_limit(&self, join: &Message<'_>) -> Option<Error> {
+        let topic = join.topic.as_ref();
         if topic.len() > MAX_TOPIC_BYTES {
             return Some(Error::new(
                 Code::FrameUnsupported,
-                "a channel topic is over 1,024 bytes",
+                "a channel topic is over 256 bytes",
             ));
         }
-        let known = self.joined.contains_key(topic) || self.closed.contains(topic);
+        let long = |r: &Option<std::borrow::Cow<'_, str>>| {
+            r.as_ref().is_some_and(|r| r.len() > MAX_REF_BYTES)
+        };
+        if long(&join.join_ref) || long(&join.msg_ref) {
+            return Some(Error::new(
+                Code::FrameUnsupported,
+                "a join reference is over 64 bytes",
+            ));
+        }
+        let known = self.joined.contains_key(topic) || self.closed.contains_key(topic);
         (!known && self.joined.len() + self.closed.len() >= MAX_CHANNELS)
             .then(|| Error::new(Code::TooManyChannels, "the socket has too many channels"))
     }
 
     /// A join that goes on: recorded (a new join of a closed topic lets its frames through again).
-    fn admit_join(&mut self, topic: &str, join_ref: Option<&str>) -> Action {
+    fn admit_join(&mut self, topic: &str, join_ref: Option<&str>, msg_ref: Option<&str>) -> Action {
         self.closed.remove(topic);
-        self.joined
-            .insert(topic.to_owned(), join_ref.map(str::to_owned));
+        self.joined.insert(
+            topic.to_owned(),
+            Joined {
+                join_ref: join_ref.map(str::to_owned),
+                join_msg_ref: msg_ref.map(str::to_owned),
+            },
+        );
         Action::pass()
     }
 
@@ -336,7 +395,7 @@ impl Session {
                 ));
             }
         }
-        if let Some(join_ref) = self.joined.remove(&check.topic) {
+        if let Some(Joined { join_ref, .. }) = self.joined.remove(&check.topic) {
             self.next_ref += 1;
             let msg_ref = format!("aalgate:{}", self.next_ref);
             action.to_upstream.push(frame::write_client(
@@ -347,7 +406,7 @@ impl Session {
                 "phx_leave",
                 json!({}),
             ));
-            self.closed.insert(check.topic.clone());
+            self.closed.insert(check.topic.clone(), join_ref);
         }
         action
     }
@@ -389,6 +448,20 @@ impl Session {
 fn reason(answer: &Answer) -> String {
     let message = answer.body["message"].as_str().unwrap_or("refused");
     format!("{}: {message}", answer.code)
+}
+
+/// Whether a server reply says `"status": "error"` (JSON replies; binary replies are taken as not).
+fn reply_is_error(m: &Message<'_>) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Reply<'a> {
+        #[serde(borrow)]
+        status: Option<std::borrow::Cow<'a, str>>,
+    }
+    match &m.payload {
+        Payload::Json(raw) => serde_json::from_str::<Reply<'_>>(raw.get())
+            .is_ok_and(|r| r.status.as_deref() == Some("error")),
+        Payload::Binary(_) => false,
+    }
 }
 
 /// `realtime:room-1` → `room-1` (the `channel` of Realtime's system messages).

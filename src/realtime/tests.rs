@@ -195,7 +195,7 @@ fn the_record_of_a_socket_is_bounded_in_channels_and_topic_bytes() {
     let mut s = session("1.0.0");
     let long = format!(
         r#"{{"join_ref":"1","ref":"1","topic":"realtime:{}","event":"phx_join","payload":{{}}}}"#,
-        "x".repeat(1100)
+        "x".repeat(300)
     );
     let refused = act(s.client_frame(Frame::Text(&long)));
     assert!(!refused.forward && refused.to_client[0].contains("frame_unsupported"));
@@ -204,8 +204,94 @@ fn the_record_of_a_socket_is_bounded_in_channels_and_topic_bytes() {
 #[test]
 fn frames_from_the_server_are_parsed_only_while_a_channel_is_closed() {
     use super::Frame;
-    let s = session("2.0.0");
+    let mut s = session("2.0.0");
     // Nothing closed: even garbage from the server goes on (the server is not who the gate guards against).
     assert!(s.server_frame(Frame::Text("not json")));
     assert!(s.server_frame(Frame::Binary(b"\x09")));
+}
+
+#[test]
+fn joins_the_server_refuses_or_ends_are_forgotten() {
+    // Found in review: without this, 1,000 joins Realtime refused (RLS, its own limits) filled the
+    // record and every later join was refused `too_many_channels`.
+    use super::{Frame, MAX_CHANNELS};
+    for vsn in ["1.0.0", "2.0.0"] {
+        let mut s = session(vsn);
+        let v = Vsn::parse(vsn).unwrap();
+        for i in 0..MAX_CHANNELS + 10 {
+            let topic = format!("realtime:private-{i}");
+            let join = super::frame::write_client(
+                v,
+                Some("1"),
+                Some(&i.to_string()),
+                &topic,
+                "phx_join",
+                serde_json::json!({}),
+            );
+            assert!(act(s.client_frame(Frame::Text(&join))).forward, "join {i}");
+            let reply = write(
+                v,
+                Some("1"),
+                Some(&i.to_string()),
+                &topic,
+                "phx_reply",
+                serde_json::json!({"status": "error", "response": {"reason": "Unauthorized"}}),
+            );
+            assert!(
+                s.server_frame(Frame::Text(&reply)),
+                "the refusal goes on to the client"
+            );
+        }
+        assert_eq!(s.joined(), 0);
+        // An ok reply keeps the channel; a phx_close (or phx_error) of that channel ends it, one of an
+        // older channel of the topic does not.
+        let join = super::frame::write_client(
+            v,
+            Some("7"),
+            Some("7"),
+            "realtime:a",
+            "phx_join",
+            serde_json::json!({}),
+        );
+        act(s.client_frame(Frame::Text(&join)));
+        let ok = write(
+            v,
+            Some("7"),
+            Some("7"),
+            "realtime:a",
+            "phx_reply",
+            serde_json::json!({"status": "ok", "response": {}}),
+        );
+        assert!(s.server_frame(Frame::Text(&ok)));
+        let old_close = write(
+            v,
+            Some("3"),
+            Some("3"),
+            "realtime:a",
+            "phx_close",
+            serde_json::json!({}),
+        );
+        assert!(s.server_frame(Frame::Text(&old_close)));
+        assert_eq!(s.joined(), 1);
+        let close = write(
+            v,
+            Some("7"),
+            Some("7"),
+            "realtime:a",
+            "phx_error",
+            serde_json::json!({"reason": "channel_crash"}),
+        );
+        assert!(s.server_frame(Frame::Text(&close)));
+        assert_eq!(s.joined(), 0);
+    }
+}
+
+#[test]
+fn long_join_references_are_not_kept() {
+    use super::Frame;
+    let mut s = session("2.0.0");
+    let long = format!(r#"["{}","1","realtime:a","phx_join",{{}}]"#, "r".repeat(65));
+    let refused = act(s.client_frame(Frame::Text(&long)));
+    assert!(!refused.forward && refused.to_client[0].contains("frame_unsupported"));
+    assert_eq!(s.joined(), 0);
 }

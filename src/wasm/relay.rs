@@ -293,7 +293,7 @@ impl Relay {
         let Some(frame) = Owned::from_event(&event) else {
             return;
         };
-        if self.session.borrow().server_frame(frame.frame()) {
+        if self.session.borrow_mut().server_frame(frame.frame()) {
             self.to_client(frame);
         }
     }

@@ -9,7 +9,7 @@ use super::relay::{self, GateHost, LogSink};
 use super::sockets::{self, Runtime};
 use crate::gate::route::normalize_path;
 use crate::gate::Forward;
-use crate::realtime::{is_realtime_path, Session};
+use crate::realtime::{is_socket_path, Session};
 use crate::wire::reject_with_cors;
 use std::rc::Rc;
 use wasm_bindgen::JsValue;
@@ -34,7 +34,7 @@ pub async fn answer(
     target: &Target<'_>,
     log: LogSink,
 ) -> Result<web_sys::Response, JsValue> {
-    let realtime = normalize_path(judged.path()).is_ok_and(|p| is_realtime_path(&p));
+    let realtime = normalize_path(judged.path()).is_ok_and(|p| is_socket_path(&p));
     let Some(runtime) = runtime else {
         return http::refusal(&super::answers::upgrade_unsupported());
     };

@@ -10,7 +10,7 @@ use aalgate::realtime::frame::{self, Frame, Payload, Vsn};
 use aalgate::realtime::{FrameStep, Session};
 use aalgate::Gate;
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// One frame as a runner sends it: text or bytes.
 enum Sent {
@@ -59,8 +59,9 @@ fn binary(spec: &Value, fill: &dyn Fn(&str) -> String) -> Vec<u8> {
     out
 }
 
-/// The stand-in Realtime: what it answers to one frame it received (see frames.json `about`).
-fn stand_in(vsn: Vsn, sent: &Sent) -> Vec<String> {
+/// The stand-in Realtime: what it answers to one frame it received (see frames.json `about`), with
+/// the socket's joined topics.
+fn stand_in(vsn: Vsn, sent: &Sent, joined: &mut HashSet<String>) -> Vec<String> {
     let Sent::Text(text) = sent else {
         return Vec::new();
     };
@@ -77,19 +78,38 @@ fn stand_in(vsn: Vsn, sent: &Sent) -> Vec<String> {
             json!({"status": status, "response": {}}),
         )
     };
+    if m.event == "heartbeat" && m.topic == "phoenix" {
+        return vec![reply("ok")];
+    }
+    if m.event == "phx_join" {
+        joined.insert(m.topic.to_string());
+        return vec![reply("ok")];
+    }
+    if !joined.contains(m.topic.as_ref()) {
+        return vec![frame::write(
+            vsn,
+            None,
+            m.msg_ref.as_deref(),
+            &m.topic,
+            "phx_reply",
+            json!({"status": "error", "response": {"reason": "unmatched topic"}}),
+        )];
+    }
     match m.event.as_ref() {
-        "phx_join" | "heartbeat" => vec![reply("ok")],
-        "phx_leave" => vec![
-            reply("ok"),
-            frame::write(
-                vsn,
-                m.join_ref.as_deref(),
-                m.join_ref.as_deref(),
-                &m.topic,
-                "phx_close",
-                json!({}),
-            ),
-        ],
+        "phx_leave" => {
+            joined.remove(m.topic.as_ref());
+            vec![
+                reply("ok"),
+                frame::write(
+                    vsn,
+                    m.join_ref.as_deref(),
+                    m.join_ref.as_deref(),
+                    &m.topic,
+                    "phx_close",
+                    json!({}),
+                ),
+            ]
+        }
         "broadcast" => {
             let Payload::Json(raw) = m.payload else {
                 return Vec::new();
@@ -263,6 +283,7 @@ fn run_case(
     if !matches!(verdict.decision, Decision::Forward(_)) {
         return Err("the upgrade was refused".into());
     }
+    let mut joined = HashSet::new();
     let mut session = Session::open(
         &req,
         &verdict.log.route,
@@ -295,10 +316,10 @@ fn run_case(
         let mut client: Vec<String> = action.to_client.clone();
         let mut from_server = Vec::new();
         if action.forward {
-            from_server.extend(stand_in(vsn, &sent));
+            from_server.extend(stand_in(vsn, &sent, &mut joined));
         }
         for extra in &action.to_upstream {
-            from_server.extend(stand_in(vsn, &Sent::Text(extra.clone())));
+            from_server.extend(stand_in(vsn, &Sent::Text(extra.clone()), &mut joined));
         }
         client.extend(
             from_server

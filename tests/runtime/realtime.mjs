@@ -3,7 +3,8 @@
 // vsn (1.0.0 objects, 2.0.0 arrays; binary frames are recorded, never answered), answers phx_join and
 // heartbeats with `phx_reply` ok, phx_leave with `phx_reply` ok then `phx_close` (Phoenix.Channel.Server
 // on a left channel), echoes a broadcast back to the same topic as the server's broadcast (a channel
-// with `self: true`), and is silent otherwise. It records every frame it receives, so tests can assert
+// with `self: true`), answers a push to a topic it has not joined with Phoenix's "unmatched topic"
+// error, and is silent otherwise. It records every frame it receives, so tests can assert
 // that a refused frame never arrived. The native runner (tests/conformance/frames.rs) follows the
 // same rules.
 import { WebSocketServer } from "ws";
@@ -26,16 +27,23 @@ function read(vsn, text) {
   }
 }
 
-/** What the stand-in answers to one text frame on a socket of `vsn` ("1" or "2"). */
-export function answers(vsn, text) {
+/**
+ * What the stand-in answers to one text frame on a socket of `vsn` ("1" or "2"); `joined` is the
+ * socket's set of joined topics (a push to a topic that is not joined gets Phoenix's "unmatched topic").
+ */
+export function answers(vsn, text, joined) {
   const m = read(vsn, text);
   if (!m) return [];
-  const reply = (status) => write(vsn, m.join_ref, m.ref, m.topic, "phx_reply", { status, response: {} });
+  const reply = (status, response = {}) => write(vsn, m.join_ref, m.ref, m.topic, "phx_reply", { status, response });
+  if (m.event === "heartbeat" && m.topic === "phoenix") return [reply("ok")];
+  if (m.event === "phx_join") {
+    joined.add(m.topic);
+    return [reply("ok")];
+  }
+  if (!joined.has(m.topic)) return [write(vsn, null, m.ref, m.topic, "phx_reply", { status: "error", response: { reason: "unmatched topic" } })];
   switch (m.event) {
-    case "phx_join":
-    case "heartbeat":
-      return [reply("ok")];
     case "phx_leave":
+      joined.delete(m.topic);
       return [reply("ok"), write(vsn, m.join_ref, m.join_ref, m.topic, "phx_close", {})];
     case "broadcast":
       return [write(vsn, null, null, m.topic, "broadcast", m.payload)];
@@ -58,13 +66,14 @@ export function attachRealtime() {
     record.sockets.push({ url: req.url, headers: req.headers });
     wss.handleUpgrade(req, socket, head, (ws) => {
       record.open.add(ws);
+      const joined = new Set();
       ws.on("message", (data, isBinary) => {
         if (isBinary) return record.frames.push(Buffer.from(data));
         const text = data.toString();
         record.frames.push(text);
         // A test can ask the stand-in to end the socket itself.
         if (text.includes('"__standin_close__"')) return ws.close(4001, "stand-in closes");
-        for (const a of answers(vsn, text)) ws.send(a);
+        for (const a of answers(vsn, text, joined)) ws.send(a);
       });
       ws.on("close", (code, reason) => { record.open.delete(ws); record.closes.push({ code, reason: reason.toString() }); });
       ws.on("error", () => {});

@@ -29,7 +29,7 @@ pub struct Channel {
 
 /// Every place a credential is read by a service behind the gate. The gate reads each of the header and
 /// query places below; README's table is this list with sources.
-pub const INVENTORY: [Channel; 14] = [
+pub const INVENTORY: [Channel; 15] = [
     Channel {
         place: Place::Header("authorization"),
         read_by: "API gateway, PostgREST, GraphQL, Auth, Storage, Functions, Realtime HTTP",
@@ -107,6 +107,12 @@ pub const INVENTORY: [Channel; 14] = [
         read_by: "Realtime (`phx_join` payload `access_token`/`user_token`, `access_token` events; realtime_channel.ex)",
         carries: "a user token",
         gate: "judged per frame as a request to the socket's route (relayed by the Worker and the Deno proxy; see README \"Realtime\")",
+    },
+    Channel {
+        place: Place::Form("long-poll body"),
+        read_by: "Realtime long-poll (`/socket/longpoll` POST bodies carry the same `phx_join` / `access_token` messages; endpoint.ex)",
+        carries: "a user token",
+        gate: "refused: under `/realtime/v1` only the WebSocket and the REST API pass (`transport_unsupported`)",
     },
     Channel {
         place: Place::Header("cookie"),
