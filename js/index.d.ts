@@ -60,6 +60,11 @@ export interface AalGate {
     handler: (request: Request, context: ProtectContext, ...rest: A) => Response | Promise<Response>,
     options?: { preflight?: "answer" | "handler" },
   ): (request: Request, ...rest: A) => Promise<Response>;
+  /**
+   * A fetch handler forwarding allowed requests to the project. Realtime's WebSocket
+   * (`/realtime/v1/websocket`) is relayed with every client frame judged in workerd and Deno (each
+   * judged frame's decision line goes to the `log` option); in Node upgrades answer 501.
+   */
   proxy(upstreamUrl?: string): (request: Request, info?: unknown) => Promise<Response>;
 }
 

@@ -291,16 +291,7 @@ pub fn write(
     event: &str,
     payload: Value,
 ) -> String {
-    match vsn {
-        Vsn::V1 => json!({
-            "ref": msg_ref,
-            "topic": topic,
-            "event": event,
-            "payload": payload,
-        })
-        .to_string(),
-        Vsn::V2 => json!([join_ref, msg_ref, topic, event, payload]).to_string(),
-    }
+    message(vsn, false, join_ref, msg_ref, topic, event, payload)
 }
 
 /// Writes a client message (what realtime-js sends: vsn `1.0.0` objects carry `join_ref`), for the
@@ -313,15 +304,26 @@ pub fn write_client(
     event: &str,
     payload: Value,
 ) -> String {
+    message(vsn, true, join_ref, msg_ref, topic, event, payload)
+}
+
+fn message(
+    vsn: Vsn,
+    v1_join_ref: bool,
+    join_ref: Option<&str>,
+    msg_ref: Option<&str>,
+    topic: &str,
+    event: &str,
+    payload: Value,
+) -> String {
     match vsn {
-        Vsn::V1 => json!({
-            "join_ref": join_ref,
-            "ref": msg_ref,
-            "topic": topic,
-            "event": event,
-            "payload": payload,
-        })
-        .to_string(),
-        Vsn::V2 => write(vsn, join_ref, msg_ref, topic, event, payload),
+        Vsn::V1 => {
+            let mut m = json!({"ref": msg_ref, "topic": topic, "event": event, "payload": payload});
+            if v1_join_ref {
+                m["join_ref"] = json!(join_ref);
+            }
+            m.to_string()
+        }
+        Vsn::V2 => json!([join_ref, msg_ref, topic, event, payload]).to_string(),
     }
 }

@@ -185,3 +185,17 @@ export async function runFrameTable({ wsBaseFor, realtime, tokens, WebSocketImpl
   }
   return { failures, runs };
 }
+
+/**
+ * The frame table against the doors of `startTableDoors` (tests/runtime/front-doors.mjs); returns
+ * `[failures, message]` for the runner's assertion.
+ */
+export async function frameTableOn(env, WebSocketImpl) {
+  const { failures, runs } = await runFrameTable({
+    wsBaseFor: (n) => env.doors[n].url.replace(/^http/, "ws"),
+    realtime: env.upstream.realtime,
+    tokens: env.tokens,
+    WebSocketImpl,
+  });
+  return [failures, `${failures.length} of ${runs} frame runs differ:\n${failures.join("\n")}`];
+}
