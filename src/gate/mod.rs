@@ -11,7 +11,8 @@
 //! decided), [`outcome`] (the I/O tickets), [`credentials`] (every place a credential is read),
 //! [`route`] and [`requirement`] (what a path requires), [`policy`] (the checks on a verified token),
 //! [`keystore`] and [`cache`] (keys and verified tokens), [`enrollment`] (the enrollment fact),
-//! [`forwarding`] (which headers go upstream), [`proof`] (gate-only mode), [`resources`] (what the
+//! [`forwarding`] (which headers go upstream), [`proof`] (gate-only mode), [`realtime_transport`]
+//! (which Realtime paths pass), [`resources`] (what the
 //! adapter read at load time), [`verification`] (one token against one key store).
 
 pub mod cache;
@@ -23,6 +24,7 @@ pub mod outcome;
 mod pipeline;
 pub mod policy;
 pub mod proof;
+pub mod realtime_transport;
 pub mod request;
 pub mod requirement;
 pub mod resources;

@@ -243,7 +243,7 @@ impl Gate {
         let rule = self.config.route_for(method, path).clone();
         run.log.route = rule.name.clone();
         // Realtime's long-poll transport carries joins in bodies the gate does not read.
-        crate::realtime::transport::check(path).map_err(Step::Reject)?;
+        super::realtime_transport::check(path).map_err(Step::Reject)?;
         run.step(|| {
             format!(
                 "route: `{}` ({} {}) matched {} {}",

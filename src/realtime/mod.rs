@@ -4,14 +4,13 @@
 //! doors relay the frames (`crate::wasm::relay`) and do the gate's I/O.
 //!
 //! Rooms: [`frame`] (Phoenix messages in vsn 1.0.0 and 2.0.0, read as Realtime's serializers read
-//! them), [`token`] (the token a frame carries), [`transport`] (which Realtime paths pass), [`check`] (that token as a request for the gate) and
+//! them), [`token`] (the token a frame carries), [`check`] (that token as a request for the gate) and
 //! [`session`] (one socket: what goes on, what is decided, what the client is told).
 
 pub mod check;
 pub mod frame;
 pub mod session;
 pub mod token;
-pub mod transport;
 
 #[cfg(test)]
 mod tests;
@@ -20,4 +19,5 @@ pub use check::{CheckRequest, TokenCheck};
 pub use frame::{Frame, Vsn};
 pub use session::{Action, Close, FrameStep, Session, MAX_CHANNELS};
 pub use token::TokenEvent;
-pub use transport::{is_realtime_path, is_socket_path, REALTIME_PATH};
+// Which Realtime paths pass is a routing rule of the gate's (dependencies point from here to the gate).
+pub use crate::gate::realtime_transport::{is_realtime_path, is_socket_path, REALTIME_PATH};
