@@ -20,6 +20,9 @@ pub struct ServiceRole {
     /// Issuers whose tokens may carry this role (default: the project's own only, so a token of an
     /// extra issuer can never claim a service role).
     pub issuers: Vec<String>,
+    /// Accept this role's tokens without `iss` and `aud` (as `supabase gen bearer-jwt` mints them)
+    /// when one of the project's own keys signed them. Default: false.
+    pub accept_cli_tokens: bool,
 }
 
 /// Roles Supabase owns or PostgREST relies on: never a service role of ours.

@@ -70,6 +70,14 @@ pub struct Validation {
     pub required: Vec<RequiredClaim>,
     /// Size cap on the raw token, in bytes, checked before decoding. Default: 8,192.
     pub max_token_bytes: usize,
+    /// Roles whose tokens may carry **neither** `iss` nor `aud`: the shape `supabase gen bearer-jwt`
+    /// mints (`exp`, `iat`, `role`, `sub` only). Such a token is accepted only when the key that
+    /// verified it belongs to `issuers[0]` (the project's own keys; see
+    /// [`crate::verify::validate_claims`]): the signature is then its only proof of origin. With a
+    /// plain [`crate::KeySet`] (no issuer per key), every key of the set counts as the project's: give
+    /// only the project's keys. A token with one of the two and not the other is refused as usual.
+    /// Default: empty.
+    pub issuerless_roles: Vec<String>,
 }
 
 impl Default for Validation {
@@ -89,6 +97,7 @@ impl Default for Validation {
                 RequiredClaim::Iss,
             ],
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+            issuerless_roles: Vec::new(),
         }
     }
 }
@@ -97,11 +106,24 @@ impl Validation {
     /// Checks `claims` at time `now` (seconds since the epoch), in a fixed order: presence, `exp`,
     /// `nbf`, `iat`, lifetime, `iss`, `aud`.
     pub fn check(&self, claims: &Claims, now: u64) -> Result<()> {
-        if let Some(missing) = self.required.iter().find(|r| !r.present_in(claims)) {
-            return Err(Error::new(
-                Code::ClaimMissing,
-                format!("claim `{}` is required", missing.name()),
-            ));
+        let cli_shape = claims.iss.is_none() && claims.aud.is_none();
+        let issuerless = cli_shape && self.issuerless(claims);
+        let skipped =
+            |r: &&RequiredClaim| issuerless && matches!(r, RequiredClaim::Iss | RequiredClaim::Aud);
+        if let Some(missing) = self
+            .required
+            .iter()
+            .filter(|r| !skipped(r))
+            .find(|r| !r.present_in(claims))
+        {
+            let mut why = format!("claim `{}` is required", missing.name());
+            if cli_shape && matches!(missing, RequiredClaim::Iss | RequiredClaim::Aud) {
+                // The shape of `supabase gen bearer-jwt` tokens: say which setting accepts them.
+                why.push_str(
+                    " (a token with neither `iss` nor `aud`, as `supabase gen bearer-jwt` mints, is accepted only for a service role with `accept_cli_tokens = true`)",
+                );
+            }
+            return Err(Error::new(Code::ClaimMissing, why));
         }
         // exp: valid only while now < exp + leeway.
         if let Some(exp) = claims.exp {
@@ -136,10 +158,17 @@ impl Validation {
                 if exp - iat > max {
                     return Err(Error::new(
                         Code::LifetimeTooLong,
-                        format!("token lifetime exceeds {max} s"),
+                        format!(
+                            "the token lives {} s, above max_lifetime ({max} s)",
+                            exp - iat
+                        ),
                     ));
                 }
             }
+        }
+        if issuerless {
+            // Neither claim to compare; the key's issuer is checked by `validate_claims`.
+            return Ok(());
         }
         if !self.any_issuer {
             let ok = claims
@@ -166,5 +195,13 @@ impl Validation {
             }
         }
         Ok(())
+    }
+
+    /// Whether `claims` is of a role listed in [`Validation::issuerless_roles`].
+    pub fn issuerless(&self, claims: &Claims) -> bool {
+        claims
+            .role
+            .as_deref()
+            .is_some_and(|r| self.issuerless_roles.iter().any(|x| x == r))
     }
 }

@@ -212,7 +212,16 @@ pub fn validate_claims(
     let claims = Claims::from_payload(parse_payload(&signed.payload)?)?;
     validation.check(&claims, now)?;
     if let Some(bound) = &signed.bound_issuer {
-        if claims.iss.as_deref() != Some(bound.as_str()) {
+        if claims.iss.is_none() {
+            // Only an `issuerless_roles` token gets here without `iss`: its signature is its only
+            // proof of origin, so only the project's own keys (the first issuer's) may vouch for it.
+            if validation.issuers.first() != Some(bound) {
+                return Err(Error::new(
+                    Code::IssuerMismatch,
+                    "a token without `iss` must be signed by one of the project's own keys",
+                ));
+            }
+        } else if claims.iss.as_deref() != Some(bound.as_str()) {
             return Err(Error::new(
                 Code::IssuerMismatch,
                 "token `iss` is not the issuer of the key that signed it",

@@ -58,6 +58,8 @@ pub(super) struct ServiceRoleDoc {
     pub(super) max_lifetime: Option<u64>,
     pub(super) subs: Option<Vec<String>>,
     pub(super) issuers: Option<Vec<String>>,
+    #[serde(default)]
+    pub(super) accept_cli_tokens: bool,
 }
 
 #[derive(Debug, Deserialize)]

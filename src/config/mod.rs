@@ -129,6 +129,11 @@ impl GateConfig {
         let service_roles =
             service_roles::service_roles(doc.service_roles, user_max_lifetime, &all_issuers)?;
         let exchange = exchange::parse(doc.exchange, &all_issuers, &enrollment.claim)?;
+        validation.issuerless_roles = service_roles
+            .iter()
+            .filter(|s| s.accept_cli_tokens)
+            .map(|s| s.role.clone())
+            .collect();
         if let Some(longest) = service_roles.iter().map(|s| s.max_lifetime).max() {
             validation.max_lifetime = Some(longest.max(user_max_lifetime));
         }

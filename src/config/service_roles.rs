@@ -71,12 +71,20 @@ pub(super) fn service_roles(
                 list
             }
         };
+        // `supabase gen bearer-jwt` tokens have no `iss`: only the project's own keys can vouch for them.
+        if d.accept_cli_tokens && !role_issuers.contains(&issuers[0]) {
+            return Err(ConfigError::new(
+                field("accept_cli_tokens"),
+                "needs the project's own issuer in `issuers` (tokens without `iss` are accepted only when signed by the project's keys)",
+            ));
+        }
         out.push(ServiceRole {
             role: d.role,
             scopes,
             max_lifetime,
             subs,
             issuers: role_issuers,
+            accept_cli_tokens: d.accept_cli_tokens,
         });
     }
     Ok(out)

@@ -240,8 +240,8 @@ impl KeyStore {
     /// Selects the key for a token across all issuers (rules of [`KeySet::select`]) and returns it with
     /// its issuer: the token's `iss` must then equal that issuer, so one issuer's key can never vouch for
     /// another issuer's tokens. When several issuers have a fitting key (colliding `kid`s), the token's
-    /// unverified `iss` picks the issuer, so another issuer's key set cannot take this one down; the
-    /// binding is still enforced after verification.
+    /// unverified `iss` picks the issuer (no `iss`: the first, the project's), so another issuer's key
+    /// set cannot take this one down; the binding is still enforced after verification.
     pub fn select(
         &self,
         alg: Algorithm,
@@ -262,8 +262,14 @@ impl KeyStore {
             return Err(e);
         }
         if found.len() > 1 {
+            // A token without `iss` (the Supabase CLI's service tokens) can only be the first
+            // issuer's, the project's: only its keys may vouch for such a token (see
+            // `verify::validate_claims`), so another issuer's colliding `kid` must not hide them.
             let claimed = crate::dangerous::peek_claim(payload, "iss");
-            found.retain(|(_, issuer)| Some(*issuer) == claimed.as_deref());
+            let wanted = claimed
+                .as_deref()
+                .or(self.issuers.first().map(|i| i.issuer.as_str()));
+            found.retain(|(_, issuer)| Some(*issuer) == wanted);
         }
         match found.as_slice() {
             [one] => Ok(*one),

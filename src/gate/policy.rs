@@ -48,7 +48,7 @@ fn lifetime_within(claims: &Claims, max: u64) -> Result<(), Error> {
     match (claims.iat, claims.exp) {
         (Some(iat), Some(exp)) if exp.saturating_sub(iat) > max => Err(Error::new(
             Code::LifetimeTooLong,
-            format!("the token lives longer than {max} s"),
+            format!("the token lives longer than tokens.max_lifetime ({max} s)"),
         )),
         _ => Ok(()),
     }
@@ -63,15 +63,26 @@ pub fn check_service(
     token: &VerifiedToken,
 ) -> Result<(), Error> {
     let claims = token.claims();
-    if !claims
-        .iss
-        .as_ref()
-        .is_some_and(|iss| service.issuers.contains(iss))
-    {
-        return Err(Error::new(
-            Code::IssuerForbidden,
-            format!("role `{}` is not accepted from this issuer", service.role),
-        ));
+    match &claims.iss {
+        Some(iss) if service.issuers.contains(iss) => {}
+        // Validation let it through without `iss` only for `issuerless_roles` signed by the project's
+        // keys; the role must still say so itself.
+        None if service.accept_cli_tokens => {}
+        None => {
+            return Err(Error::new(
+                Code::ClaimMissing,
+                format!(
+                    "role `{}`: the token has no `iss` (set accept_cli_tokens = true for this service role to accept `supabase gen bearer-jwt` tokens)",
+                    service.role
+                ),
+            ))
+        }
+        Some(_) => {
+            return Err(Error::new(
+                Code::IssuerForbidden,
+                format!("role `{}` is not accepted from this issuer", service.role),
+            ))
+        }
     }
     if !service.scopes.iter().any(|s| s.applies(method, path)) {
         return Err(Error::new(
@@ -90,7 +101,15 @@ pub fn check_service(
             format!("this `sub` may not use role `{}`", service.role),
         ));
     }
-    lifetime_within(claims, service.max_lifetime)
+    lifetime_within(claims, service.max_lifetime).map_err(|_| {
+        Error::new(
+            Code::LifetimeTooLong,
+            format!(
+                "role `{}`: the token lives longer than its max_lifetime ({} s)",
+                service.role, service.max_lifetime
+            ),
+        )
+    })
 }
 
 /// The route's access rules that need no enrollment fact (role, issuer, token age, claims, lifetime).

@@ -4,6 +4,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod cli_tokens;
 mod config;
 mod enrollment;
 mod enrollment_lookup;
