@@ -46,6 +46,12 @@ pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, JsonError> {
     }
 }
 
+/// Whether `bytes` holds a JSON array (its first byte past white space is `[`), as a signing-keys
+/// file does where a JWKS is an object; a hint for messages, not a parse.
+pub fn looks_like_array(bytes: &[u8]) -> bool {
+    bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[')
+}
+
 /// Parses `bytes` as one JSON value, strictly.
 pub fn parse_value(bytes: &[u8]) -> Result<Value, JsonError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);

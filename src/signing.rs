@@ -336,14 +336,53 @@ pub fn read_keys(text: &[u8]) -> Result<Vec<SigningKey>, String> {
     Ok(keys)
 }
 
+/// The JWKS (`{"keys":[…]}`) of the public halves of `keys`, to publish or verify with.
+pub fn public_jwks(keys: &[SigningKey]) -> Value {
+    serde_json::json!({"keys": keys.iter().map(SigningKey::public_jwk).collect::<Vec<_>>()})
+}
+
 /// The one key of `keys` that signs.
 pub fn signing_key(keys: &[SigningKey]) -> Result<&SigningKey, String> {
+    match choose_signing_key(keys, None)? {
+        (k, Choice::Only) => Ok(k),
+        (_, Choice::FirstOfSeveral) => Err(SEVERAL_SIGNERS.into()),
+    }
+}
+
+const SEVERAL_SIGNERS: &str = "several keys have `sign` in `key_ops` (Supabase Auth accepts one; `supabase gen signing-key --append` marks every key so): keep `sign` on the current key only";
+
+/// How [`choose_signing_key`] found its key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Choice {
+    /// The only key with `sign`, or the one named by its `kid`.
+    Only,
+    /// The first of several keys with `sign`.
+    FirstOfSeveral,
+}
+
+/// The key a command-line signer uses: the one named `kid` (it must have `sign`), else the one key
+/// with `sign`, else, when several have it (a file extended by `supabase gen signing-key --append`),
+/// the first, which is the one `supabase gen bearer-jwt` picks when asked for no `kid`.
+pub fn choose_signing_key<'a>(
+    keys: &'a [SigningKey],
+    kid: Option<&str>,
+) -> Result<(&'a SigningKey, Choice), String> {
+    if let Some(kid) = kid {
+        let key = keys
+            .iter()
+            .find(|k| k.kid() == kid)
+            .ok_or_else(|| format!("no key has `kid` {kid:?}"))?;
+        if !key.signs() {
+            return Err(format!(
+                "key {kid:?} has no `sign` in `key_ops` (it only verifies)"
+            ));
+        }
+        return Ok((key, Choice::Only));
+    }
     let mut signers = keys.iter().filter(|k| k.signs());
     match (signers.next(), signers.next()) {
-        (Some(k), None) => Ok(k),
+        (Some(k), None) => Ok((k, Choice::Only)),
         (None, _) => Err("no key has `sign` in `key_ops`".into()),
-        (Some(_), Some(_)) => {
-            Err("several keys have `sign` in `key_ops` (Supabase Auth accepts one)".into())
-        }
+        (Some(k), Some(_)) => Ok((k, Choice::FirstOfSeveral)),
     }
 }

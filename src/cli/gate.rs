@@ -2,7 +2,7 @@
 //! step of one decision, and the exact response). The CLI is the adapter here: it reads the files a
 //! configuration points at, and answers the gate's I/O tickets from files given on the command line.
 
-use super::io::{now_or_clock, read_file};
+use super::io::{now_or_clock, read_file, read_jwks};
 use crate::config::GateConfig;
 use crate::drive::{drive, Io};
 use crate::error::Error;
@@ -239,7 +239,7 @@ impl Io for FilesIo<'_> {
         let file = self.jwks.ok_or_else(|| {
             format!("the decision needs the JWKS at {url}; the CLI does not fetch: save it and pass --jwks FILE")
         })?;
-        read_file(file)
+        read_jwks(file)
     }
 
     fn lookup_user(&mut self, job: &EnrollmentJob) -> Result<Option<(u16, Vec<u8>)>, String> {

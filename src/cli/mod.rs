@@ -1,5 +1,6 @@
 //! The native command-line front door: `aalgate verify`, `inspect`, `check-config`, `explain`, and the
-//! service-identity commands in [`service`] (`keygen`, `jwks`, `mint`, `sql role`).
+//! service-identity commands in [`service`] (`keygen`, `jwks`, `mint`, `sql role`), and `init` for a
+//! Supabase project folder.
 //!
 //! Exit codes: 0 valid, 1 token refused (code and reason printed), 2 usage or key-file problem.
 
@@ -8,6 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod gate;
+mod init;
 mod io;
 mod probe;
 mod service;
@@ -52,6 +54,9 @@ enum Command {
     /// SQL templates.
     #[command(subcommand)]
     Sql(service::SqlCommand),
+    /// Make a Supabase project folder protected: hook (and wall) migrations, config.toml's hook
+    /// section, aalgate.toml.
+    Init(init::InitArgs),
     /// Check a live project from outside: does its origin wall refuse an enrolled user's aal1 token?
     Probe(probe::ProbeArgs),
 }
@@ -69,6 +74,7 @@ pub fn main() -> ExitCode {
         Command::Mint(args) => service::run_mint(args),
         Command::Sql(command) => service::run_sql(command),
         Command::Probe(args) => probe::run_probe(args),
+        Command::Init(args) => init::run_init(args),
     };
     match result {
         Ok(code) => code,

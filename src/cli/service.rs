@@ -8,7 +8,7 @@ use crate::service_role::{
     grant_sql, ident, plain_role_name, reserved_role, MAX_EXP, MINT_LIFETIME_CAP,
     MINT_RESERVED_CLAIMS,
 };
-use crate::signing::{read_keys, signing_key, SigningKey};
+use crate::signing::{choose_signing_key, public_jwks, read_keys, Choice, SigningKey};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Map, Value};
 use std::io::Write;
@@ -66,6 +66,14 @@ pub(super) struct MintArgs {
         default_value = "supabase/signing_keys.json"
     )]
     key: PathBuf,
+    /// The `kid` of the key that signs (default: the file's one `sign` key; of several, the first,
+    /// as `supabase gen bearer-jwt` does).
+    #[arg(long, value_name = "KID")]
+    kid: Option<String>,
+    /// Mint the shape `supabase gen bearer-jwt` mints: no `iss`, no `aud` (the gate accepts it only
+    /// for a service role with `accept_cli_tokens = true`).
+    #[arg(long, conflicts_with = "issuer")]
+    cli_shape: bool,
     /// Allow lifetimes above 24 h.
     #[arg(long)]
     allow_long_lived: bool,
@@ -100,8 +108,10 @@ pub(super) struct SqlWallArgs {
     db_url: Option<String>,
 }
 
-/// The wall migration and its removal, shipped inside the binary (the files under `sql/`).
-const WALL_SQL: &str = include_str!("../../sql/20261202000000_aalgate_wall.sql");
+/// The hook and wall migrations and the wall's removal, shipped inside the binary (the files under
+/// `sql/`; `aalgate init` writes the first two into a project).
+pub(super) const HOOK_SQL: &str = include_str!("../../sql/20261122000000_aalgate_mfa_claims.sql");
+pub(super) const WALL_SQL: &str = include_str!("../../sql/20261202000000_aalgate_wall.sql");
 const WALL_UNINSTALL_SQL: &str = include_str!("../../sql/uninstall/aalgate_wall_uninstall.sql");
 const WALL_CHECK_SQL: &str =
     "select schema_name, table_name, reason from aalgate.unprotected_tables();\n";
@@ -204,9 +214,10 @@ pub(super) fn run_keygen(args: KeygenArgs) -> Result<ExitCode, String> {
 pub(super) fn run_jwks(file: &Path) -> Result<ExitCode, String> {
     let text = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let keys = read_keys(&text).map_err(|e| format!("{}: {e}", file.display()))?;
-    let jwks =
-        serde_json::json!({"keys": keys.iter().map(SigningKey::public_jwk).collect::<Vec<_>>()});
-    println!("{}", serde_json::to_string_pretty(&jwks).expect("JSON"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&public_jwks(&keys)).expect("JSON")
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -274,17 +285,27 @@ pub(super) fn run_mint(args: MintArgs) -> Result<ExitCode, String> {
     }
     claims.insert("role".into(), Value::from(args.role.clone()));
     claims.insert("sub".into(), Value::from(sub));
-    claims.insert("aud".into(), Value::from(args.audience));
+    if !args.cli_shape {
+        claims.insert("aud".into(), Value::from(args.audience));
+    }
     claims.insert("iat".into(), Value::from(now));
     claims.insert("exp".into(), Value::from(exp));
     if let Some(iss) = args.issuer {
         claims.insert("iss".into(), Value::from(iss));
-    } else {
-        eprintln!("aalgate: no --issuer: the gate requires `iss` (PostgREST does not)");
+    } else if !args.cli_shape {
+        eprintln!("aalgate: no --issuer: the gate requires `iss` (PostgREST does not), unless the role has accept_cli_tokens = true and --cli-shape is given");
     }
     let text = std::fs::read(&args.key).map_err(|e| format!("{}: {e}", args.key.display()))?;
     let keys = read_keys(&text).map_err(|e| format!("{}: {e}", args.key.display()))?;
-    let key = signing_key(&keys).map_err(|e| format!("{}: {e}", args.key.display()))?;
+    let (key, choice) = choose_signing_key(&keys, args.kid.as_deref())
+        .map_err(|e| format!("{}: {e}", args.key.display()))?;
+    if choice == Choice::FirstOfSeveral {
+        eprintln!(
+            "aalgate: {}: several keys have `sign`; signing with the first, {} (as `supabase gen bearer-jwt` does; choose with --kid)",
+            args.key.display(),
+            key.kid()
+        );
+    }
     println!("{}", key.sign(&Value::Object(claims)));
     Ok(ExitCode::SUCCESS)
 }
@@ -335,11 +356,7 @@ fn emit(sql: &str, out: Option<PathBuf>, stem: &str) -> Result<(), String> {
         return Ok(());
     };
     let path = if out.is_dir() {
-        let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-            .to_string()
-            .chars()
-            .filter(char::is_ascii_digit)
-            .collect::<String>();
+        let stamp = super::io::migration_stamp(super::io::now_or_clock(None)?);
         out.join(format!("{stamp}_{stem}.sql"))
     } else {
         out

@@ -1,9 +1,10 @@
 //! `aalgate verify` (a token against local keys) and `aalgate inspect` (decode without verifying).
 
-use super::io::{now_or_clock, read_file, read_json, read_token};
+use super::io::{now_or_clock, read_file, read_json, read_jwks, read_token};
 use crate::dangerous::insecure_decode;
 use crate::gate::resources::without_newline;
 use crate::keys::{import_jwk, import_oct_jwk, HmacSecret, KeyEntry, KeySet, VerifyingKey};
+use crate::service_role::reserved_role;
 use crate::token::Header;
 use crate::{verify, verify_signature, NativeProvider, Validation};
 use clap::Args;
@@ -13,7 +14,9 @@ use std::process::ExitCode;
 
 #[derive(Args)]
 pub(super) struct VerifyArgs {
-    /// JWKS file (`{"keys":[...]}`) with public EC P-256 / RSA keys. Repeatable.
+    /// JWKS file (`{"keys":[...]}`) with public EC P-256 / RSA keys, or a signing-keys file (the JSON
+    /// array `supabase gen signing-key` and `aalgate keygen` write: its public halves are used).
+    /// Repeatable.
     #[arg(long, value_name = "FILE")]
     jwks: Vec<PathBuf>,
     /// File with one public JWK. Repeatable.
@@ -32,6 +35,12 @@ pub(super) struct VerifyArgs {
     /// Accepted audience (exact). Repeatable. Default: authenticated.
     #[arg(long, value_name = "AUD")]
     audience: Vec<String>,
+    /// Accept a token with neither `iss` nor `aud` (what `supabase gen bearer-jwt` mints) when its
+    /// `role` is ROLE, as a service role with `accept_cli_tokens = true` does; every key given counts
+    /// as the project's own (the gate accepts such tokens only from the project's keys: give only
+    /// those). Repeatable; not for Supabase's own roles.
+    #[arg(long, value_name = "ROLE")]
+    accept_cli_role: Vec<String>,
     /// Current time in seconds since the epoch. Default: the system clock.
     #[arg(long, value_name = "UNIX")]
     now: Option<u64>,
@@ -56,8 +65,9 @@ pub(super) struct VerifyArgs {
 fn load_keys(args: &VerifyArgs) -> Result<KeySet, String> {
     let mut set = KeySet::new();
     for path in &args.jwks {
-        let (keys, skipped) = KeySet::from_jwks(&read_file(path)?)
-            .map_err(|e| format!("{}: {}", path.display(), e.context()))?;
+        let text = read_jwks(path)?;
+        let (keys, skipped) =
+            KeySet::from_jwks(&text).map_err(|e| format!("{}: {}", path.display(), e.context()))?;
         if keys.is_empty() {
             let mut msg = format!("{}: no usable key", path.display());
             for s in &skipped {
@@ -103,6 +113,11 @@ fn load_keys(args: &VerifyArgs) -> Result<KeySet, String> {
 }
 
 pub(super) fn run_verify(args: VerifyArgs) -> Result<ExitCode, String> {
+    if let Some(role) = args.accept_cli_role.iter().find(|r| reserved_role(r)) {
+        return Err(format!(
+            "--accept-cli-role {role}: only for service roles of your own (the gate never accepts a {role} token without `iss` and `aud`)"
+        ));
+    }
     let keys = load_keys(&args)?;
     let token = read_token(&args.token)?;
     if args.issuer.is_empty() && !args.skip_claims {
@@ -113,6 +128,7 @@ pub(super) fn run_verify(args: VerifyArgs) -> Result<ExitCode, String> {
         any_issuer: args.issuer.is_empty(),
         leeway: args.leeway,
         max_lifetime: Some(args.max_lifetime),
+        issuerless_roles: args.accept_cli_role.clone(),
         ..Validation::default()
     };
     if !args.audience.is_empty() {

@@ -70,6 +70,13 @@ impl KeySet {
     /// reported, as one unusable key must not take down the others; a document that is not a JWKS at all
     /// is an error.
     pub fn from_jwks(document: &[u8]) -> Result<(KeySet, Vec<SkippedKey>)> {
+        if json::looks_like_array(document) {
+            // The Supabase CLI's signing_keys.json: private keys, never what a verifier should hold.
+            return Err(Error::new(
+                Code::KeyInvalid,
+                "key set is a JSON array, like a signing-keys file (`supabase gen signing-key`); give its public keys: `aalgate jwks FILE > jwks.json`",
+            ));
+        }
         let object = json::parse_object(document)
             .map_err(|e| Error::new(Code::KeyInvalid, format!("key set {}", e.describe())))?;
         let Some(Value::Array(members)) = object.get("keys") else {
