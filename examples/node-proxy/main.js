@@ -1,6 +1,7 @@
 // aalgate as a reverse proxy in Node >= 20, served by @hono/node-server (any server that takes a fetch
 // handler works). From the repository root, after `make module`:
 //   SUPABASE_URL=https://<ref>.supabase.co node examples/node-proxy/main.js
+// In your own project: npm install aalgate @hono/node-server.
 import { serve } from "@hono/node-server";
 import { createGateFromEnv } from "aalgate";
 

@@ -7,8 +7,8 @@ import { fixtures, mintTokens, localConfigs } from "./conformance-lib.mjs";
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
 
-/** Runs a Worker script in workerd (Miniflare's API) with the given bindings; collects its console. */
-async function runInWorkerd(scriptPath, bindings, { port, modulesRoot } = {}) {
+/** Runs a Worker script (ES module; `.wasm` imports as compiled modules) in workerd through Miniflare's API with the given bindings; collects its console. */
+export async function runInWorkerd(scriptPath, bindings, { port, modulesRoot } = {}) {
   const logs = [];
   const mf = new Miniflare({
     modules: true,

@@ -2,6 +2,8 @@
 // by name through package.json "exports" (condition "deno"): the conformance table through
 // gate.proxy() served by Deno.serve over real HTTP, and protect as an Edge Function uses it.
 // Run by `make test-deno` (deno test); shares the stand-in upstream and the table with the Node runners.
+// The Edge Function example (examples/edge-function, `npm:aalgate` in its deno.json) runs against the
+// packed tarball in tests/package/package.test.mjs (`make test-package`).
 // Named *.deno.mjs so that `node --test tests/runtime/` does not pick it up; `make test-deno` runs it.
 import { createGate } from "aalgate";
 import { startUpstream } from "../upstream.mjs";
@@ -116,27 +118,6 @@ async function spawnDeno(args, env) {
 }
 
 const permissions = ["--no-check", "--allow-net=127.0.0.1", "--allow-env", "--allow-read=."];
-
-Deno.test("examples/edge-function runs as written (createGateFromEnv, pathPrefix, protect)", async () => {
-  await withUpstream(async (upstream, tokens, configs) => {
-    // The fixture's own "reports" route wants a role; this function uses the project defaults.
-    const { supabase_url: _, routes: __, ...config } = configs.main;
-    const fn = await spawnDeno(
-      ["run", ...permissions, "--config", "examples/edge-function/supabase/functions/reports/deno.json", "examples/edge-function/supabase/functions/reports/index.ts"],
-      { SUPABASE_URL: upstream.url, AALGATE_CONFIG: JSON.stringify(config), ...fixtures.secret_env, DENO_SERVE_ADDRESS: "tcp:127.0.0.1:0" },
-    );
-    try {
-      const get = (token) => fetch(`${fn.url}/reports`, { headers: { authorization: `Bearer ${tokens[token]}` } });
-      const refused = await get("aal1_enrolled");
-      assertEquals([refused.status, (await refused.json()).code], [401, "aal2_required"]);
-      const ok = await get("aal2_enrolled");
-      assertEquals([ok.status, await ok.json()], [200, { report: "quarterly", for: fixtures.tokens.aal2_enrolled.claims.sub, aal: "aal2" }]);
-      assertEquals(upstream.received.length, 0, "a protected function never calls the upstream");
-    } finally {
-      await fn.close();
-    }
-  });
-});
 
 Deno.test("examples/deno-proxy runs as written (SUPABASE_URL and AALGATE_CONFIG from the environment)", async () => {
   await withUpstream(async (upstream, tokens, configs) => {

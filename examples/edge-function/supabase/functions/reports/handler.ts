@@ -1,5 +1,5 @@
 // The function's own logic, behind the gate. Kept apart from index.ts so tests can run it with a gate
-// they configure (tests/runtime/deno/module.test.mjs).
+// they configure.
 import type { AalGate } from "aalgate";
 
 export function createHandler(gate: AalGate) {
