@@ -31,7 +31,8 @@ pub(super) struct KeygenArgs {
     /// Write (or with --append, extend) this signing-keys file (created with mode 0600).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
-    /// Add the new key to --out as the one signing key; the existing keys become verify-only.
+    /// Add the new key to --out as the one signing key, first in the file; the existing keys become
+    /// verify-only.
     #[arg(long, requires = "out")]
     append: bool,
 }
@@ -200,7 +201,9 @@ pub(super) fn run_keygen(args: KeygenArgs) -> Result<ExitCode, String> {
     };
     keys.iter_mut().for_each(SigningKey::retire);
     let kid = key.kid().to_owned();
-    keys.push(key);
+    // First in the file: `supabase gen bearer-jwt` signs with the first key whatever its `key_ops`
+    // say, Supabase Auth with the one that has `sign`; first and only signer satisfies both.
+    keys.insert(0, key);
     write_private(&out, keys_json(&keys).as_bytes(), args.append)?;
     eprintln!(
         "aalgate: wrote {} ({} key{}); signing key {kid}",

@@ -108,20 +108,21 @@ fn keygen_append_leaves_exactly_one_signing_key_and_never_overwrites() {
     let after: Value = serde_json::from_str(&std::fs::read_to_string(&keys).unwrap()).unwrap();
     let list = after.as_array().unwrap();
     assert_eq!(list.len(), 2);
-    assert_eq!(list[0]["kid"], before[0]["kid"]);
+    assert_eq!(list[1]["kid"], before[0]["kid"]);
     assert_eq!(
-        list[0]["key_ops"],
+        list[1]["key_ops"],
         json!(["verify"]),
         "the old key only verifies now"
     );
-    assert_eq!(list[1]["key_ops"], json!(["sign", "verify"]));
+    // The new key comes first: `supabase gen bearer-jwt` signs with the first key of the file.
+    assert_eq!(list[0]["key_ops"], json!(["sign", "verify"]));
     // The new key signs; the JWKS carries both (tokens of the old key stay verifiable).
     let token = out(&mint(&keys, &[])).trim().to_owned();
     let header: Value = serde_json::from_slice(
         &aalgate::b64::decode(token.split('.').next().unwrap().as_bytes()).unwrap(),
     )
     .unwrap();
-    assert_eq!(header["kid"], list[1]["kid"]);
+    assert_eq!(header["kid"], list[0]["kid"]);
     let jwks: Value = serde_json::from_str(&out(&aalgate(&["jwks", &keys], None))).unwrap();
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
 }

@@ -133,6 +133,14 @@ cliTest("--append: both keys are read; mint signs with the first, as gen bearer-
     const v = aalgate(verifyArgs(t, p.keys, ["--accept-cli-role", "backend_agent_1"]));
     assert.equal(v.code, 0, v.out + v.err);
   }
+  // aalgate keygen --append extends the CLI's file and leaves one signing key, as Supabase Auth wants,
+  // first in the file, because gen bearer-jwt signs with the first key whatever its key_ops say.
+  ok(bin, ["keygen", "--out", p.keys, "--append"]);
+  const extended = JSON.parse(fs.readFileSync(p.keys, "utf8"));
+  assert.equal(extended.length, 3);
+  assert.deepEqual(extended.map((k) => k.key_ops.includes("sign")), [true, false, false]);
+  assert.equal(part(bearer(p.dir, "backend_agent_1"), 0).kid, extended[0].kid, "the CLI signs with the one signing key");
+  assert.equal(aalgate(verifyArgs(cliToken, p.keys, ["--accept-cli-role", "backend_agent_1"])).code, 0, "old keys still verify");
 });
 
 cliTest("a key from aalgate keygen signs supabase gen bearer-jwt tokens that aalgate verify accepts", () => {
