@@ -11,7 +11,7 @@
 //! version, so a changed file would not run again. A newer aalgate writes a new migration instead
 //! (the SQL is `create or replace` throughout, so applying it again is safe).
 
-use super::io::{migration_stamp, now_or_clock};
+use super::io::{migration_stamp, now_or_clock, write_new};
 use super::service::{HOOK_SQL, WALL_SQL};
 use crate::config::GateConfig;
 use clap::Args;
@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use toml_edit::{value, DocumentMut, Item, Table};
 
 /// The hook the migration creates, as config.toml names Postgres functions.
-pub(super) const HOOK_URI: &str = "pg-functions://postgres/public/aalgate_access_token_hook";
+const HOOK_URI: &str = "pg-functions://postgres/public/aalgate_access_token_hook";
 /// `supabase start` serves the API here unless config.toml's `[api] port` says otherwise.
 const LOCAL_API_PORT: i64 = 54321;
 
@@ -49,7 +49,6 @@ pub(super) struct InitArgs {
 }
 
 /// What one step did, for the report.
-#[derive(Debug, PartialEq, Eq)]
 enum Step {
     Wrote(PathBuf),
     Unchanged(PathBuf),
@@ -108,7 +107,7 @@ pub(super) fn run_init(args: InitArgs) -> Result<ExitCode, String> {
     let mut report = Vec::new();
     for (step, sql) in plan {
         if let (Step::Wrote(path), Some(sql)) = (&step, sql) {
-            write_new(path, sql)?;
+            write_new(path, sql.as_bytes())?;
         }
         report.push(step);
     }
@@ -299,16 +298,6 @@ fn free_version(dir: &Path, mut stamp: u64) -> Result<u64, String> {
         stamp += 1;
     }
     Ok(stamp)
-}
-
-fn write_new(path: &Path, text: &str) -> Result<(), String> {
-    use std::io::Write as _;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
-        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Replaces `path` through a temporary file and a rename, so an interrupted run never leaves half a

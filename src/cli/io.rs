@@ -1,7 +1,7 @@
 //! The CLI's own I/O helpers: tokens from arguments or standard input, files, the clock.
 
 use crate::json;
-use crate::signing::{public_jwks, read_keys};
+use crate::signing::{public_jwks, read_keys, SigningKey};
 use serde_json::Value;
 use std::io::Read;
 use std::path::Path;
@@ -29,12 +29,32 @@ pub(super) fn read_jwks(path: &Path) -> Result<Vec<u8>, String> {
     if !json::looks_like_array(&text) {
         return Ok(text);
     }
-    let keys = read_keys(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let keys = parse_keys_file(path, &text)?;
     eprintln!(
         "aalgate: {}: a signing-keys file; using its public keys",
         path.display()
     );
     Ok(public_jwks(&keys).to_string().into_bytes())
+}
+
+/// A signing-keys file (the Supabase CLI's JSON array of private JWKs).
+pub(super) fn read_keys_file(path: &Path) -> Result<Vec<SigningKey>, String> {
+    parse_keys_file(path, &read_file(path)?)
+}
+
+fn parse_keys_file(path: &Path, text: &[u8]) -> Result<Vec<SigningKey>, String> {
+    read_keys(text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Writes a new file; never over an existing one (a migration, or what a symlink points at).
+pub(super) fn write_new(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write as _;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(bytes))
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 pub(super) fn read_json(path: &Path) -> Result<Value, String> {

@@ -4,11 +4,12 @@
 //! your own (uploaded to Supabase as a standby or the current key), short-lived tokens for a
 //! least-privilege Postgres role, and gate rules that keep each role on its routes.
 
+use super::io::{migration_stamp, now_or_clock, read_keys_file, write_new};
 use crate::service_role::{
     grant_sql, ident, plain_role_name, reserved_role, MAX_EXP, MINT_LIFETIME_CAP,
     MINT_RESERVED_CLAIMS,
 };
-use crate::signing::{choose_signing_key, public_jwks, read_keys, Choice, SigningKey};
+use crate::signing::{choose_signing_key, public_jwks, Choice, SigningKey};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Map, Value};
 use std::io::Write;
@@ -188,8 +189,7 @@ pub(super) fn run_keygen(args: KeygenArgs) -> Result<ExitCode, String> {
         return Ok(ExitCode::SUCCESS);
     };
     let mut keys = if args.append {
-        let text = std::fs::read(&out).map_err(|e| format!("{}: {e}", out.display()))?;
-        read_keys(&text).map_err(|e| format!("{}: {e}", out.display()))?
+        read_keys_file(&out)?
     } else {
         if out.exists() {
             return Err(format!(
@@ -215,8 +215,7 @@ pub(super) fn run_keygen(args: KeygenArgs) -> Result<ExitCode, String> {
 }
 
 pub(super) fn run_jwks(file: &Path) -> Result<ExitCode, String> {
-    let text = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let keys = read_keys(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+    let keys = read_keys_file(file)?;
     println!(
         "{}",
         serde_json::to_string_pretty(&public_jwks(&keys)).expect("JSON")
@@ -298,8 +297,7 @@ pub(super) fn run_mint(args: MintArgs) -> Result<ExitCode, String> {
     } else if !args.cli_shape {
         eprintln!("aalgate: no --issuer: the gate requires `iss` (PostgREST does not), unless the role has accept_cli_tokens = true and --cli-shape is given");
     }
-    let text = std::fs::read(&args.key).map_err(|e| format!("{}: {e}", args.key.display()))?;
-    let keys = read_keys(&text).map_err(|e| format!("{}: {e}", args.key.display()))?;
+    let keys = read_keys_file(&args.key)?;
     let (key, choice) = choose_signing_key(&keys, args.kid.as_deref())
         .map_err(|e| format!("{}: {e}", args.key.display()))?;
     if choice == Choice::FirstOfSeveral {
@@ -359,19 +357,12 @@ fn emit(sql: &str, out: Option<PathBuf>, stem: &str) -> Result<(), String> {
         return Ok(());
     };
     let path = if out.is_dir() {
-        let stamp = super::io::migration_stamp(super::io::now_or_clock(None)?);
+        let stamp = migration_stamp(now_or_clock(None)?);
         out.join(format!("{stamp}_{stem}.sql"))
     } else {
         out
     };
-    use std::io::Write as _;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    f.write_all(sql.as_bytes())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    write_new(&path, sql.as_bytes())?;
     eprintln!("aalgate: wrote {}", path.display());
     Ok(())
 }

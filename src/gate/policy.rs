@@ -44,12 +44,16 @@ pub fn needs_enrollment(rule: &RouteRule, claims: &Claims) -> bool {
     rule.aal == AalRequirement::Aal2IfEnrolled && claims.aal < Aal::Aal2
 }
 
-fn lifetime_within(claims: &Claims, max: u64) -> Result<(), Error> {
+/// `exp - iat` at most `max`; `too_long` says which setting was exceeded (called only on refusal).
+fn lifetime_within(
+    claims: &Claims,
+    max: u64,
+    too_long: impl FnOnce() -> String,
+) -> Result<(), Error> {
     match (claims.iat, claims.exp) {
-        (Some(iat), Some(exp)) if exp.saturating_sub(iat) > max => Err(Error::new(
-            Code::LifetimeTooLong,
-            format!("the token lives longer than tokens.max_lifetime ({max} s)"),
-        )),
+        (Some(iat), Some(exp)) if exp.saturating_sub(iat) > max => {
+            Err(Error::new(Code::LifetimeTooLong, too_long()))
+        }
         _ => Ok(()),
     }
 }
@@ -101,13 +105,10 @@ pub fn check_service(
             format!("this `sub` may not use role `{}`", service.role),
         ));
     }
-    lifetime_within(claims, service.max_lifetime).map_err(|_| {
-        Error::new(
-            Code::LifetimeTooLong,
-            format!(
-                "role `{}`: the token lives longer than its max_lifetime ({} s)",
-                service.role, service.max_lifetime
-            ),
+    lifetime_within(claims, service.max_lifetime, || {
+        format!(
+            "role `{}`: the token lives longer than its max_lifetime ({} s)",
+            service.role, service.max_lifetime
         )
     })
 }
@@ -122,7 +123,12 @@ pub fn check_access(
 ) -> Result<(), Error> {
     let claims = token.claims();
     // Service roles may have longer lifetimes; everyone else keeps `tokens.max_lifetime`.
-    lifetime_within(claims, cfg.user_max_lifetime)?;
+    lifetime_within(claims, cfg.user_max_lifetime, || {
+        format!(
+            "the token lives longer than tokens.max_lifetime ({} s)",
+            cfg.user_max_lifetime
+        )
+    })?;
     let role = claims.role.as_deref().unwrap_or("");
 
     if role == "service_role" {
