@@ -435,3 +435,115 @@ fn key_files_with_wrong_use_empty_kid_or_foreign_crt_values_are_refused() {
     assert_eq!(o.status.code(), Some(2));
     assert!(err(&o).contains("dp"), "{}", err(&o));
 }
+
+#[test]
+fn cli_token_flags_refuse_what_they_should() {
+    let tmp = Tmp::new("cli-flags");
+    let keys = path_in(&tmp, "signing_keys.json");
+    assert!(aalgate(&["keygen", "--out", &keys], None).status.success());
+    assert!(aalgate(&["keygen", "--out", &keys, "--append"], None)
+        .status
+        .success());
+    let list: Value = serde_json::from_str(&std::fs::read_to_string(&keys).unwrap()).unwrap();
+    let retired = list[1]["kid"].as_str().unwrap().to_owned();
+    let cli_mint = |extra: &[&str]| {
+        let mut args = vec![
+            "mint",
+            "--key",
+            &keys,
+            "--role",
+            "weather_sync",
+            "--sub",
+            SUB,
+        ];
+        args.extend_from_slice(&["--now", NOW_ARG, "--cli-shape"]);
+        args.extend_from_slice(extra);
+        aalgate(&args, None)
+    };
+    // --kid: an unknown kid, and a verify-only key, are refused naming the kid.
+    for (kid, why) in [
+        ("nope", "no key has `kid`"),
+        (retired.as_str(), "only verifies"),
+    ] {
+        let o = cli_mint(&["--kid", kid]);
+        assert_eq!(o.status.code(), Some(2), "{kid}");
+        assert!(
+            err(&o).contains(why) && err(&o).contains(kid),
+            "{}",
+            err(&o)
+        );
+    }
+    // verify --accept-cli-role never takes Supabase's own roles.
+    let token = out(&cli_mint(&[])).trim().to_owned();
+    let o = aalgate(
+        &[
+            "verify",
+            "--jwks",
+            &keys,
+            "--now",
+            NOW_ARG,
+            "--accept-cli-role",
+            "weather_sync",
+            &token,
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    for role in ["authenticated", "anon", "service_role"] {
+        let o = aalgate(
+            &["verify", "--jwks", &keys, "--accept-cli-role", role, &token],
+            None,
+        );
+        assert_eq!(o.status.code(), Some(2), "{role}");
+        assert!(err(&o).contains("--accept-cli-role"), "{}", err(&o));
+    }
+    // A signing-keys file that is not one names the file and the key.
+    let bad = tmp.file("bad_keys.json", b"[{\"kty\":\"EC\"}]");
+    let o = aalgate(&["verify", "--jwks", &bad, &token], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        err(&o).contains("bad_keys.json") && err(&o).contains("key [0]"),
+        "{}",
+        err(&o)
+    );
+}
+
+#[test]
+fn init_refuses_bad_folders_and_another_gate_config_changing_nothing() {
+    let tmp = Tmp::new("init-bad");
+    let dir = tmp.0.join("supabase");
+    std::fs::create_dir_all(&dir).unwrap();
+    let dir_s = dir.to_string_lossy().into_owned();
+    let config = dir.join("config.toml");
+    for (text, why) in [
+        ("[auth\n", "not valid TOML"),
+        ("auth = 1\n", "`[auth]` is not a table"),
+        ("[auth]\nhook = \"x\"\n", "`[auth.hook]` is not a table"),
+    ] {
+        std::fs::write(&config, text).unwrap();
+        let o = aalgate(&["init", &dir_s], None);
+        assert_eq!(o.status.code(), Some(2), "{text}");
+        assert!(err(&o).contains(why), "{text}: {}", err(&o));
+        assert_eq!(std::fs::read_to_string(&config).unwrap(), text);
+        assert!(!dir.join("migrations").exists());
+    }
+    // An aalgate.toml of the user's own is left alone without --force.
+    std::fs::write(&config, "[auth]\n").unwrap();
+    let gate_config = tmp.file(
+        "aalgate.toml",
+        b"supabase_url = \"https://x.supabase.co\"\n",
+    );
+    let o = aalgate(&["init", &dir_s], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        err(&o).contains("aalgate.toml") && err(&o).contains("--force"),
+        "{}",
+        err(&o)
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), "[auth]\n");
+    let o = aalgate(&["init", &dir_s, "--force"], None);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(std::fs::read_to_string(&gate_config)
+        .unwrap()
+        .contains("http://127.0.0.1:54321"));
+}
