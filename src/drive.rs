@@ -41,7 +41,7 @@ pub trait Io {
 pub enum DriveError {
     /// The [`Io`] stopped it.
     Io(String),
-    /// The gate asked to wait for another request's lookup: a single blocking decision has none.
+    /// The gate asked to wait for another request's fetch or lookup: a single blocking decision has none.
     Wait(u32),
     /// More than [`MAX_ROUNDS`] rounds.
     TooManyRounds,
@@ -67,7 +67,7 @@ pub fn drive(
     for _ in 0..MAX_ROUNDS {
         match gate.decide(req, now) {
             Outcome::Done(v) => return Ok(v),
-            Outcome::Wait(ms) => return Err(DriveError::Wait(ms)),
+            Outcome::Wait(ms, _) => return Err(DriveError::Wait(ms)),
             Outcome::VerifySignature(job) => {
                 let valid = io.verify_signature(&job);
                 gate.signature_checked(job, valid, now);

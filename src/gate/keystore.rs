@@ -6,7 +6,11 @@
 //! - keys are fresh for the `Cache-Control: max-age` of their response (default 600 s);
 //! - an unknown `kid` triggers a refetch at most once per cooldown (30 s) per JWKS;
 //! - when the endpoint fails, stale keys are still served for `max_stale` (1 h), then dropped;
-//! - a failed fetch is not retried before the cooldown either.
+//! - a failed fetch is not retried before the cooldown either;
+//! - one fetch per JWKS in flight: while a fetch of missing keys (or one for an unknown `kid`) runs,
+//!   other requests that need it are told to wait ([`Due::Wait`]) and read the store afterwards, so
+//!   50 concurrent first requests make one fetch. The mark expires after the fetch timeout (an adapter
+//!   that never reported does not block the JWKS), and the next request fetches itself.
 
 use crate::alg::Algorithm;
 use crate::error::{Code, Error, Result};
@@ -40,6 +44,16 @@ pub struct JwksTiming {
     pub timeout_ms: u32,
 }
 
+impl JwksTiming {
+    /// How long a fetched JWKS is fresh: its `max-age`, or the default; never trusted below the
+    /// cooldown or above a day.
+    pub fn freshness(&self, max_age: Option<u64>) -> u64 {
+        max_age
+            .unwrap_or(self.default_max_age)
+            .clamp(self.refetch_cooldown.max(1), 86_400)
+    }
+}
+
 /// Largest JWKS document accepted (Supabase's is ~1 KB; this leaves room for many keys).
 pub const MAX_JWKS_BYTES: usize = 64 * 1024;
 
@@ -50,7 +64,36 @@ struct Remote {
     fresh_until: u64,
     usable_until: u64,
     last_attempt: Option<u64>,
+    /// Until when a fetch handed out for missing keys or an unknown `kid` is still running (seconds).
+    in_flight_until: Option<u64>,
 }
+
+impl Remote {
+    fn in_flight(&self, now: u64) -> bool {
+        self.in_flight_until.is_some_and(|t| now < t)
+    }
+
+    /// Marks a fetch as handed out: in flight until its timeout (a whole second more: `now` has
+    /// one-second steps). The cooldown starts only when it reports a failure (missing keys: a lost
+    /// fetch must not keep a key-less store from trying again) or, for an unknown `kid`, at once.
+    fn start(&mut self, now: u64, timing: &JwksTiming) {
+        self.in_flight_until = Some(now + u64::from(timing.timeout_ms).div_ceil(1000) + 1);
+    }
+}
+
+/// What a decision must do about keys before it can select one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Due {
+    /// Nothing: select from what the store has.
+    Nothing,
+    /// Fetch these JWKS URLs first.
+    Fetch(Vec<(String, FetchReason)>),
+    /// Another request is fetching keys this decision needs: decide again after this many ms.
+    Wait(u32),
+}
+
+/// How often a request waiting for another request's JWKS fetch looks at the store again.
+pub const WAIT_POLL_MS: u32 = 10;
 
 #[derive(Clone, Debug)]
 struct IssuerKeys {
@@ -93,55 +136,83 @@ impl KeyStore {
                     fresh_until: 0,
                     usable_until: 0,
                     last_attempt: None,
+                    in_flight_until: None,
                 }),
             })
             .collect();
         KeyStore { issuers, timing }
     }
 
-    /// JWKS URLs to fetch before deciding, because keys are missing or expired (and the cooldown allows).
+    /// What to do before deciding, because keys are missing or expired (and the cooldown allows).
     ///
-    /// A refresh of *expired* keys is marked as started (`now` counts as an attempt), so requests arriving
-    /// while it runs keep using the stale keys instead of fetching too. Missing keys are not marked: with
-    /// nothing to serve, each request may try (Workers forbid waiting on another request's fetch), and the
-    /// first failure reported starts the cooldown.
-    pub fn due(&mut self, now: u64) -> Vec<(String, FetchReason)> {
-        let cooldown = self.timing.refetch_cooldown;
-        let mut out = Vec::new();
+    /// A fetch handed out is marked as started (`now` counts as an attempt). For *expired* keys,
+    /// requests arriving while it runs keep using the stale keys. For *missing* keys there is nothing
+    /// to serve: they wait for it ([`Due::Wait`], on their own timer: Workers forbid awaiting another
+    /// request's fetch) instead of fetching too.
+    pub fn due(&mut self, now: u64) -> Due {
+        let timing = self.timing;
+        let mut fetch = Vec::new();
+        let mut wait = false;
         for r in self.issuers.iter_mut().filter_map(|i| i.remote.as_mut()) {
+            if r.keys.is_none() && r.in_flight(now) {
+                wait = true;
+                continue;
+            }
             if r.last_attempt
-                .is_some_and(|t| now < t.saturating_add(cooldown))
+                .is_some_and(|t| now < t.saturating_add(timing.refetch_cooldown))
             {
                 continue;
             }
             match &r.keys {
-                None => out.push((r.url.clone(), FetchReason::Missing)),
+                None => {
+                    r.start(now, &timing);
+                    fetch.push((r.url.clone(), FetchReason::Missing));
+                }
                 Some(_) if now >= r.fresh_until => {
                     r.last_attempt = Some(now);
-                    out.push((r.url.clone(), FetchReason::Expired));
+                    fetch.push((r.url.clone(), FetchReason::Expired));
                 }
                 Some(_) => {}
             }
         }
-        out.dedup();
-        out
+        fetch.dedup();
+        if !fetch.is_empty() {
+            Due::Fetch(fetch)
+        } else if wait {
+            Due::Wait(WAIT_POLL_MS)
+        } else {
+            Due::Nothing
+        }
     }
 
-    /// JWKS URLs worth refetching for an unknown `kid` (cooldown permitting). Marked as started at once:
-    /// unknown `kid`s are attacker-controlled, so a burst of them yields one fetch per cooldown.
-    pub fn due_for_unknown_kid(&mut self, now: u64) -> Vec<(String, FetchReason)> {
-        let cooldown = self.timing.refetch_cooldown;
-        let mut out = Vec::new();
+    /// What to do for a token whose `kid` no key has: refetch (cooldown permitting), or wait for a
+    /// fetch another request is running. Marked as started at once: unknown `kid`s are
+    /// attacker-controlled, so a burst of them yields one fetch per cooldown; requests that arrive
+    /// while it runs wait for it (a key rotation's first tokens all find the new key).
+    pub fn due_for_unknown_kid(&mut self, now: u64) -> Due {
+        let timing = self.timing;
+        let mut fetch = Vec::new();
+        let mut wait = false;
         for r in self.issuers.iter_mut().filter_map(|i| i.remote.as_mut()) {
-            if r.last_attempt
-                .is_none_or(|t| now >= t.saturating_add(cooldown))
+            if r.in_flight(now) {
+                wait = true;
+            } else if r
+                .last_attempt
+                .is_none_or(|t| now >= t.saturating_add(timing.refetch_cooldown))
             {
                 r.last_attempt = Some(now);
-                out.push((r.url.clone(), FetchReason::UnknownKid));
+                r.start(now, &timing);
+                fetch.push((r.url.clone(), FetchReason::UnknownKid));
             }
         }
-        out.dedup();
-        out
+        fetch.dedup();
+        if !fetch.is_empty() {
+            Due::Fetch(fetch)
+        } else if wait {
+            Due::Wait(WAIT_POLL_MS)
+        } else {
+            Due::Nothing
+        }
     }
 
     /// Whether `url` is one of the JWKS URLs this store fetches.
@@ -181,12 +252,10 @@ impl KeyStore {
                 )
             })?;
         remote.last_attempt = Some(now);
+        remote.in_flight_until = None;
         match parsed {
             Ok((keys, skipped)) => {
-                // Never trust a max-age below the cooldown or above a day.
-                let age = max_age
-                    .unwrap_or(timing.default_max_age)
-                    .clamp(timing.refetch_cooldown.max(1), 86_400);
+                let age = timing.freshness(max_age);
                 remote.keys = Some(keys);
                 remote.fresh_until = now.saturating_add(age);
                 remote.usable_until = remote.fresh_until.saturating_add(timing.max_stale);
@@ -211,6 +280,7 @@ impl KeyStore {
             .filter(|r| r.url == url)
         {
             remote.last_attempt = Some(now);
+            remote.in_flight_until = None;
             if remote.keys.is_some() && now >= remote.usable_until {
                 remote.keys = None;
             }

@@ -7,7 +7,7 @@ use super::cache::TokenDigest;
 use super::enrollment::EnrollmentJob;
 use super::keystore::FetchReason;
 use super::verdict::{Identity, Verdict};
-use crate::error::Error;
+use crate::error::{Code, Error};
 use crate::exchange::settings::ProviderId;
 use crate::keys::VerifyingKey;
 use crate::verify::PendingSignature;
@@ -28,9 +28,10 @@ pub enum Outcome {
     /// Ask Supabase Auth whether the user has a verified factor (`GET` the job's URL with its
     /// headers), report the answer with [`crate::Gate::enrollment_checked`], and call `decide` again.
     LookupEnrollment(EnrollmentJob),
-    /// Another request is asking Auth about this user: call `decide` again after this many
-    /// milliseconds, on this request's own timer (Workers forbid awaiting another request's promise).
-    Wait(u32),
+    /// Another request is fetching what this decision needs (the JWKS, or Auth's answer about this
+    /// user): call `decide` again after this many milliseconds, on this request's own timer (Workers
+    /// forbid awaiting another request's promise). The code is the refusal if waiting never ends.
+    Wait(u32, Code),
 }
 
 /// A signature the adapter must check (asynchronous providers such as WebCrypto).
@@ -71,6 +72,6 @@ pub(crate) enum Step {
     Fetch(Vec<(String, FetchReason)>),
     Verify(Box<SignatureJob>),
     Lookup(Box<EnrollmentJob>),
-    Wait(u32),
+    Wait(u32, Code),
     Answer(Answer),
 }

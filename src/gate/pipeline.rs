@@ -42,7 +42,7 @@ impl Gate {
             Step::Fetch(urls) => Outcome::FetchKeys(urls),
             Step::Verify(job) => Outcome::VerifySignature(*job),
             Step::Lookup(job) => Outcome::LookupEnrollment(*job),
-            Step::Wait(ms) => Outcome::Wait(ms),
+            Step::Wait(ms, code) => Outcome::Wait(ms, code),
             Step::Answer(answer) => {
                 run.log.decision = "answer";
                 run.log.code = Some(answer.code);
@@ -428,7 +428,7 @@ impl Gate {
                 run.step(|| format!("enrollment: ask Auth ({})", job.url()));
                 Err(Step::Lookup(Box::new(job)))
             }
-            Fact::Wait(ms) => Err(Step::Wait(ms)),
+            Fact::Wait(ms) => Err(Step::Wait(ms, Code::EnrollmentUnavailable)),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! project's routes and each exchange provider have their own, and the steps are the same for all.
 
 use super::cache::TokenDigest;
-use super::keystore::KeyStore;
+use super::keystore::{Due, KeyStore};
 use super::outcome::{SignatureJob, Step};
 use crate::crypto::{NativeProvider, SignatureProvider};
 use crate::error::{Code, Error, Result};
@@ -75,9 +75,10 @@ impl Verification<'_> {
         let result = match concluded {
             Some(result) => result,
             None => {
-                let due = self.keys.due(now);
-                if !due.is_empty() {
-                    return Err(Step::Fetch(due));
+                match self.keys.due(now) {
+                    Due::Nothing => {}
+                    Due::Fetch(urls) => return Err(Step::Fetch(urls)),
+                    Due::Wait(ms) => return Err(Step::Wait(ms, Code::JwksUnavailable)),
                 }
                 let source = StoreAt {
                     store: self.keys,
@@ -111,9 +112,10 @@ impl Verification<'_> {
         match result {
             Ok(v) => Ok(v),
             Err(e) if e.code() == Code::KeyUnknown => {
-                let due = self.keys.due_for_unknown_kid(now);
-                if !due.is_empty() {
-                    return Err(Step::Fetch(due));
+                match self.keys.due_for_unknown_kid(now) {
+                    Due::Nothing => {}
+                    Due::Fetch(urls) => return Err(Step::Fetch(urls)),
+                    Due::Wait(ms) => return Err(Step::Wait(ms, Code::JwksUnavailable)),
                 }
                 if self.keys.missing_remote(now) {
                     return Err(Step::Reject(Error::new(

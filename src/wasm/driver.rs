@@ -1,11 +1,13 @@
 //! Runs one decision to the end, answering the gate's I/O steps: JWKS fetches, WebCrypto checks,
-//! Auth lookups of the user's factors, and waits for another request's lookup. Each request does its
-//! own fetches and waits on its own timer (Workers forbid awaiting a promise another request created);
-//! the key store's cooldown and the one-lookup-per-user rule bound how many.
+//! Auth lookups of the user's factors, and waits for another request's fetch or lookup. Each request
+//! does its own fetches and waits on its own timer (Workers forbid awaiting a promise another request
+//! created); the key store's one-fetch-in-flight rule and cooldown and the one-lookup-per-user rule
+//! bound how many.
 
-use super::{fetch, now, webcrypto};
+use super::{fetch, jwks_cache, now, webcrypto};
 use crate::error::{Code, Error};
 use crate::gate::enrollment::MAX_USER_BYTES;
+use crate::gate::keystore::FetchReason;
 use crate::gate::{Gate, Outcome, Request, Verdict};
 use std::cell::RefCell;
 use wasm_bindgen::JsValue;
@@ -42,13 +44,15 @@ pub async fn decide(gate: &RefCell<Gate>, req: &Request<'_>) -> Verdict {
 /// without a promise when no I/O is needed).
 pub async fn resolve(gate: &RefCell<Gate>, req: &Request<'_>, first: Outcome) -> Verdict {
     let timeout_ms = gate.borrow().config().jwks_timing().timeout_ms;
-    // Waiting for another request's lookup ends when it answers or its in-flight mark expires (then
-    // this request asks itself); the budget only guards against a gate that keeps saying "wait".
+    // Waiting for another request's fetch or lookup ends when it answers or its in-flight mark
+    // expires (then this request asks itself); the budget only guards against a gate that keeps
+    // saying "wait".
     let mut wait_budget_ms = gate
         .borrow()
         .config()
         .enrollment()
         .api_timeout_ms
+        .max(timeout_ms)
         .saturating_add(3000);
     let mut rounds = 0;
     let mut gave_up = Code::JwksUnavailable;
@@ -58,12 +62,31 @@ pub async fn resolve(gate: &RefCell<Gate>, req: &Request<'_>, first: Outcome) ->
         match outcome {
             Outcome::Done(verdict) => return verdict,
             Outcome::FetchKeys(urls) => {
-                for (url, _) in urls {
+                let timing = gate.borrow().config().jwks_timing();
+                for (url, reason) in urls {
+                    // A new isolate first looks for another isolate's copy (Workers Cache API).
+                    if reason == FetchReason::Missing {
+                        if let Some(c) = jwks_cache::read(&url, &timing, now).await {
+                            let at = c.fetched_at;
+                            let result = gate.borrow_mut().jwks_fetched(
+                                &url,
+                                &c.body,
+                                Some(c.fresh_for),
+                                at,
+                            );
+                            if result.is_ok() {
+                                continue;
+                            }
+                        }
+                    }
                     match fetch::fetch_jwks(&url, timeout_ms).await {
                         Ok((body, max_age)) => {
                             let result = gate.borrow_mut().jwks_fetched(&url, &body, max_age, now);
-                            if let Err(e) = result {
-                                log_event("jwks_unusable", &url, e.context());
+                            match result {
+                                Ok(_) => {
+                                    jwks_cache::write(&url, &body, max_age, &timing, now).await
+                                }
+                                Err(e) => log_event("jwks_unusable", &url, e.context()),
                             }
                         }
                         Err(e) => {
@@ -91,8 +114,8 @@ pub async fn resolve(gate: &RefCell<Gate>, req: &Request<'_>, first: Outcome) ->
                     log_event("enrollment_lookup_failed", job.url(), &e.to_string());
                 }
             }
-            Outcome::Wait(ms) => {
-                gave_up = Code::EnrollmentUnavailable;
+            Outcome::Wait(ms, code) => {
+                gave_up = code;
                 if wait_budget_ms < ms {
                     break;
                 }

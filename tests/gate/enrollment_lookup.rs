@@ -50,11 +50,11 @@ fn one_lookup_in_flight_per_user_others_wait_on_their_own_timer() {
     };
     // B (another request of the same user) must not start a second lookup, nor block on A's.
     assert!(
-        matches!(decide_with_apikey(&mut gate, &b, Some("sb_publishable_k"), NOW), Outcome::Wait(ms) if ms > 0)
+        matches!(decide_with_apikey(&mut gate, &b, Some("sb_publishable_k"), NOW), Outcome::Wait(ms, _) if ms > 0)
     );
     assert!(matches!(
         decide_with_apikey(&mut gate, &b, Some("sb_publishable_k"), NOW + 2),
-        Outcome::Wait(_)
+        Outcome::Wait(..)
     ));
     gate.enrollment_checked(job, Some((200, &user_body(USER, true))), NOW + 2)
         .unwrap();
@@ -88,7 +88,7 @@ fn a_lookup_that_never_reports_back_is_taken_over_after_its_timeout() {
     ));
     assert!(matches!(
         decide_with_apikey(&mut gate, &t, Some("sb_publishable_k"), NOW + 2),
-        Outcome::Wait(_)
+        Outcome::Wait(..)
     ));
     assert!(matches!(
         decide_with_apikey(&mut gate, &t, Some("sb_publishable_k"), NOW + 3),

@@ -175,14 +175,29 @@ fn unknown_kid_bursts_cause_one_fetch_per_cooldown() {
     let key = es256_key(11);
     let mut gate = gate_with_fetched_key(&key);
     let mut fetches = 0;
+    let random = |i: usize| user_token(&key, &format!("random-{i}"), false, "aal1");
     for i in 0..1000 {
-        let t = user_token(&key, &format!("random-{i}"), false, "aal1");
-        match decide(&mut gate, &t, NOW + 40) {
+        match decide(&mut gate, &random(i), NOW + 40) {
             Outcome::FetchKeys(_) => fetches += 1, // handed out; the adapter has not reported back yet
-            other => assert_eq!(code(&done(other)), "key_unknown"),
+            // The others wait for that fetch instead of starting their own.
+            other => assert!(matches!(other, Outcome::Wait(..)), "{other:?}"),
         }
     }
     assert_eq!(fetches, 1);
+    // The fetch brings the same keys: every waiting request is then refused, without a new fetch.
+    gate.jwks_fetched(
+        JWKS_URL,
+        &jwks_of(&[es256_jwk(&key, "k1")]),
+        Some(600),
+        NOW + 40,
+    )
+    .unwrap();
+    for i in 0..1000 {
+        assert_eq!(
+            code(&done(decide(&mut gate, &random(i), NOW + 40))),
+            "key_unknown"
+        );
+    }
 }
 
 #[test]

@@ -10,5 +10,6 @@ mod enrollment;
 mod enrollment_lookup;
 mod forwarding;
 mod jwks;
+mod jwks_in_flight;
 mod policy;
 mod token_cache;

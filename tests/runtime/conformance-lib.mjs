@@ -181,3 +181,23 @@ export async function concurrentLookups(baseUrl, upstream, token, n = 12) {
     upstream.auth.delayMs = 0;
   }
 }
+
+// JWKS storm: `n` concurrent first requests of `n` different users while the JWKS endpoint is slow.
+// The front door must have no keys yet (a fresh gate whose keys come from `upstream`'s JWKS URL).
+// Returns each request's status and how many times the JWKS endpoint was hit.
+export async function jwksStorm(baseUrl, upstream, n = 50) {
+  const pub = Object.fromEntries(Object.entries(fixtures.keys.issuer).filter(([k]) => k !== "d"));
+  const now = Math.floor(Date.now() / 1000);
+  const tokens = await Promise.all(Array.from({ length: n }, (_, i) => signEs256(
+    { alg: "ES256", typ: "JWT", kid: pub.kid },
+    { iss: `${upstream.url}/auth/v1`, sub: `6f1c1b8e-0000-4000-8000-${String(i).padStart(12, "0")}`, aud: "authenticated", exp: now + 3600, iat: now, role: "authenticated", aal: "aal1", mfa_enrolled: false },
+    fixtures.keys.issuer)));
+  Object.assign(upstream.jwks, { status: 200, body: JSON.stringify({ keys: [pub] }), cacheControl: "public, max-age=600", delayMs: 300, redirect: null, chunked: false, hits: 0 });
+  try {
+    const results = await Promise.all(tokens.map((t) =>
+      send(baseUrl, { path: "/rest/v1/todos", headers: [["authorization", `Bearer ${t}`]] })));
+    return { statuses: results.map((r) => r.status), hits: upstream.jwks.hits };
+  } finally {
+    upstream.jwks.delayMs = 0;
+  }
+}

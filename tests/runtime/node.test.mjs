@@ -8,7 +8,7 @@ import http from "node:http";
 import { createGate } from "aalgate";
 import { startUpstream } from "./upstream.mjs";
 import { serveInNode, send } from "./front-doors.mjs";
-import { cases, fixtures, mintTokens, runTable, localConfigs, concurrentLookups } from "./conformance-lib.mjs";
+import { cases, fixtures, mintTokens, runTable, localConfigs, concurrentLookups, jwksStorm } from "./conformance-lib.mjs";
 import { app as honoApp } from "../../examples/hono/app.js";
 
 let upstream;
@@ -173,6 +173,17 @@ test("JWKS and lookups work behind @hono/node-server, which replaces the global 
     assert.equal(refused.status, 401);
     assert.equal(JSON.parse(refused.body).code, "aal2_required");
     assert.equal(upstream.auth.lookups.length, lookupsBefore + 1);
+  } finally {
+    await server.close();
+  }
+});
+
+test("JWKS storm: 50 concurrent first requests make one JWKS fetch in Node", async () => {
+  const server = await serveInNode(createGate({ supabase_url: upstream.url, require_aal2_for_enrolled: true }, quiet).proxy());
+  try {
+    const { statuses, hits } = await jwksStorm(server.url, upstream, 50);
+    assert.deepEqual(statuses, statuses.map(() => 200));
+    assert.equal(hits, 1);
   } finally {
     await server.close();
   }

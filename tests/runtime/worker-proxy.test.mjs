@@ -6,10 +6,11 @@ import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 import { startUpstream, deterministicBytes } from "./upstream.mjs";
 import { startWorker, startSelftestWorker, send } from "./front-doors.mjs";
-import { fixtures, mintTokens, signEs256, concurrentLookups, localConfigs } from "./conformance-lib.mjs";
+import { fixtures, mintTokens, signEs256, concurrentLookups, localConfigs, jwksStorm } from "./conformance-lib.mjs";
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
 const pub = (k) => Object.fromEntries(Object.entries(k).filter(([n]) => n !== "d"));
@@ -248,6 +249,52 @@ test("JWKS: standby key published before use is accepted; an unknown kid within 
     for (let i = 0; i < 5; i++) assert.equal(codeOf(await ask(w, tokens.unknown_kid)), "key_unknown");
     assert.equal(upstream.jwks.hits, 1, "unknown kids right after a fetch must not refetch");
   });
+});
+
+test("JWKS storm: 50 concurrent first requests in one isolate make one JWKS fetch", async () => {
+  // The default fetch timeout (3 s), not remoteConfig's 300 ms: the storm's JWKS answers after 300 ms.
+  const w = await startWorker({ SUPABASE_URL: upstream.url, AALGATE_CONFIG: JSON.stringify({ require_aal2_for_enrolled: true }) });
+  try {
+    const { statuses, hits } = await jwksStorm(w.url, upstream, 50);
+    assert.deepEqual(statuses, statuses.map(() => 200));
+    assert.equal(hits, 1, "requests that arrive while the first fetch runs must wait for it, not fetch too");
+  } finally {
+    await w.close();
+  }
+});
+
+test("JWKS across isolates: a new isolate verifies its first request from the Cache API copy, 0 fetches", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "aalgate-cache-"));
+  const bindings = { SUPABASE_URL: upstream.url, AALGATE_CONFIG: JSON.stringify({ require_aal2_for_enrolled: true }) };
+  Object.assign(upstream.jwks, { status: 200, body: JSON.stringify({ keys: [pub(fixtures.keys.issuer)] }), cacheControl: "public, max-age=600", delayMs: 0, redirect: null, chunked: false, hits: 0 });
+  try {
+    const first = await startWorker(bindings, { cachePersist: dir });
+    try {
+      assert.equal((await ask(first, tokens.aal2_enrolled)).status, 200);
+    } finally {
+      await first.close();
+    }
+    assert.equal(upstream.jwks.hits, 1);
+    // A new workerd process: a new isolate with an empty key store.
+    const second = await startWorker(bindings, { cachePersist: dir });
+    try {
+      assert.equal((await ask(second, tokens.lk_fresh_false)).status, 200);
+      assert.equal(codeOf(await ask(second, tokens.aal1_enrolled)), "aal2_required");
+    } finally {
+      await second.close();
+    }
+    assert.equal(upstream.jwks.hits, 1, "the second isolate must not fetch the JWKS");
+    // Without the shared cache, a new isolate fetches (the control).
+    const third = await startWorker(bindings);
+    try {
+      assert.equal((await ask(third, tokens.aal2_enrolled)).status, 200);
+    } finally {
+      await third.close();
+    }
+    assert.equal(upstream.jwks.hits, 2);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 for (const [label, state] of [
