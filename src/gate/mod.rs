@@ -151,9 +151,7 @@ impl Gate {
     // ---- The reporting API: the one way each ticket of an [`Outcome`] is answered. ----
 
     /// Records a JWKS fetched for an [`Outcome::FetchKeys`] URL, in every key store that fetches it
-    /// (the project's issuers, and exchange providers, which may share a JWKS URL). `now` is when the
-    /// response was received: a copy kept elsewhere (the Workers Cache API) passes the time it was
-    /// fetched, so its freshness and stale bound count from then.
+    /// (the project's issuers, and exchange providers, which may share a JWKS URL).
     pub fn jwks_fetched(
         &mut self,
         url: &str,

@@ -4,10 +4,9 @@
 //! created); the key store's one-fetch-in-flight rule and cooldown and the one-lookup-per-user rule
 //! bound how many.
 
-use super::{fetch, jwks_cache, now, webcrypto};
+use super::{fetch, now, webcrypto};
 use crate::error::{Code, Error};
 use crate::gate::enrollment::MAX_USER_BYTES;
-use crate::gate::keystore::FetchReason;
 use crate::gate::{Gate, Outcome, Request, Verdict};
 use std::cell::RefCell;
 use wasm_bindgen::JsValue;
@@ -62,31 +61,12 @@ pub async fn resolve(gate: &RefCell<Gate>, req: &Request<'_>, first: Outcome) ->
         match outcome {
             Outcome::Done(verdict) => return verdict,
             Outcome::FetchKeys(urls) => {
-                let timing = gate.borrow().config().jwks_timing();
-                for (url, reason) in urls {
-                    // A new isolate first looks for another isolate's copy (Workers Cache API).
-                    if reason == FetchReason::Missing {
-                        if let Some(c) = jwks_cache::read(&url, &timing, now).await {
-                            let at = c.fetched_at;
-                            let result = gate.borrow_mut().jwks_fetched(
-                                &url,
-                                &c.body,
-                                Some(c.fresh_for),
-                                at,
-                            );
-                            if result.is_ok() {
-                                continue;
-                            }
-                        }
-                    }
+                for (url, _) in urls {
                     match fetch::fetch_jwks(&url, timeout_ms).await {
                         Ok((body, max_age)) => {
                             let result = gate.borrow_mut().jwks_fetched(&url, &body, max_age, now);
-                            match result {
-                                Ok(_) => {
-                                    jwks_cache::write(&url, &body, max_age, &timing, now).await
-                                }
-                                Err(e) => log_event("jwks_unusable", &url, e.context()),
+                            if let Err(e) = result {
+                                log_event("jwks_unusable", &url, e.context());
                             }
                         }
                         Err(e) => {

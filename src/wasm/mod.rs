@@ -1,5 +1,5 @@
 //! What both wasm front doors share (feature `wasm`): the WebCrypto signature provider, the JWKS fetch
-//! layer and its copy in the Workers Cache API, the clock, the async driver that answers the gate's
+//! layer, the clock, the async driver that answers the gate's
 //! I/O steps, and the judged request (what the gate decides on is what the upstream receives). Written once for the Cloudflare Worker (feature
 //! `cloudflare`) and the portable module (feature `js`).
 
@@ -8,7 +8,6 @@ pub mod driver;
 pub mod fetch;
 pub mod http;
 pub mod judged;
-pub mod jwks_cache;
 pub mod relay;
 pub mod setup;
 pub mod sockets;

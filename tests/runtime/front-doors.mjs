@@ -8,7 +8,7 @@ import { fixtures, mintTokens, localConfigs } from "./conformance-lib.mjs";
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
 
 /** Runs a Worker script (ES module; `.wasm` imports as compiled modules) in workerd through Miniflare's API with the given bindings; collects its console. */
-export async function runInWorkerd(scriptPath, bindings, { port, modulesRoot, cachePersist } = {}) {
+export async function runInWorkerd(scriptPath, bindings, { port, modulesRoot } = {}) {
   const logs = [];
   const mf = new Miniflare({
     modules: true,
@@ -19,8 +19,6 @@ export async function runInWorkerd(scriptPath, bindings, { port, modulesRoot, ca
     // No `Request.cf` download: tests and the demo touch nothing beyond loopback.
     cf: false,
     bindings,
-    // A directory here makes the Cache API outlive this workerd (a later one is a new isolate).
-    ...(cachePersist ? { cachePersist } : {}),
     ...(port ? { host: "127.0.0.1", port } : {}),
     log: new Log(LogLevel.NONE),
     handleRuntimeStdio(stdout, stderr) {
@@ -32,8 +30,8 @@ export async function runInWorkerd(scriptPath, bindings, { port, modulesRoot, ca
 }
 
 /** Starts build/index.js (the Rust Worker) in workerd with the given Worker bindings (vars and secrets). */
-export function startWorker(bindings, { port, cachePersist } = {}) {
-  return runInWorkerd(path.join(root, "build/index.js"), bindings, { port, cachePersist });
+export function startWorker(bindings, { port } = {}) {
+  return runInWorkerd(path.join(root, "build/index.js"), bindings, { port });
 }
 
 /**

@@ -6,7 +6,6 @@ import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
-import os from "node:os";
 import path from "node:path";
 import { startUpstream, deterministicBytes } from "./upstream.mjs";
 import { startWorker, startSelftestWorker, send } from "./front-doors.mjs";
@@ -260,40 +259,6 @@ test("JWKS storm: 50 concurrent first requests in one isolate make one JWKS fetc
     assert.equal(hits, 1, "requests that arrive while the first fetch runs must wait for it, not fetch too");
   } finally {
     await w.close();
-  }
-});
-
-test("JWKS across isolates: a new isolate verifies its first request from the Cache API copy, 0 fetches", async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "aalgate-cache-"));
-  const bindings = { SUPABASE_URL: upstream.url, AALGATE_CONFIG: JSON.stringify({ require_aal2_for_enrolled: true }) };
-  Object.assign(upstream.jwks, { status: 200, body: JSON.stringify({ keys: [pub(fixtures.keys.issuer)] }), cacheControl: "public, max-age=600", delayMs: 0, redirect: null, chunked: false, hits: 0 });
-  try {
-    const first = await startWorker(bindings, { cachePersist: dir });
-    try {
-      assert.equal((await ask(first, tokens.aal2_enrolled)).status, 200);
-    } finally {
-      await first.close();
-    }
-    assert.equal(upstream.jwks.hits, 1);
-    // A new workerd process: a new isolate with an empty key store.
-    const second = await startWorker(bindings, { cachePersist: dir });
-    try {
-      assert.equal((await ask(second, tokens.lk_fresh_false)).status, 200);
-      assert.equal(codeOf(await ask(second, tokens.aal1_enrolled)), "aal2_required");
-    } finally {
-      await second.close();
-    }
-    assert.equal(upstream.jwks.hits, 1, "the second isolate must not fetch the JWKS");
-    // Without the shared cache, a new isolate fetches (the control).
-    const third = await startWorker(bindings);
-    try {
-      assert.equal((await ask(third, tokens.aal2_enrolled)).status, 200);
-    } finally {
-      await third.close();
-    }
-    assert.equal(upstream.jwks.hits, 2);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 
