@@ -6,9 +6,7 @@
 // are interleaved (gate, relay, gate, …) and the median kept, since the load generator shares the
 // machine. Prints µs per frame and the added cost; asserts nothing.
 //   node bench/realtime-frames.mjs [frames-per-round] [rounds]
-import path from "node:path";
-import { execFileSync } from "node:child_process";
-import { Miniflare, Log, LogLevel } from "miniflare";
+import { root, pub, jsWorker } from "./lib.mjs";
 import WebSocket from "ws";
 import { startUpstream } from "../tests/runtime/upstream.mjs";
 import { startWorker } from "../tests/runtime/front-doors.mjs";
@@ -17,17 +15,8 @@ import { client } from "../tests/runtime/frames-lib.mjs";
 
 const N = Number(process.argv[2] ?? 500);
 const ROUNDS = Number(process.argv[3] ?? 7);
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
-const pub = (k) => Object.fromEntries(Object.entries(k).filter(([n]) => n !== "d"));
 const upstream = await startUpstream();
 const issuer = `${upstream.url}/auth/v1`;
-
-async function jsWorker(file, bindings) {
-  const out = path.join(root, "build/bench", path.basename(file));
-  execFileSync(path.join(root, "node_modules/.bin/esbuild"), [path.join(root, file), "--bundle", "--format=esm", "--platform=neutral", `--outfile=${out}`], { stdio: "ignore" });
-  const mf = new Miniflare({ modules: true, scriptPath: out, compatibilityDate: "2026-04-26", bindings, cf: false, log: new Log(LogLevel.NONE) });
-  return { url: (await mf.ready).toString().replace(/\/$/, ""), close: () => mf.dispose() };
-}
 
 const gate = await startWorker({ AALGATE_CONFIG: JSON.stringify({ supabase_url: upstream.url, require_aal2_for_enrolled: true, keys: { jwks: { keys: [pub(fixtures.keys.issuer)] } } }) });
 const relay = await jsWorker("bench/relay-worker.js", { UPSTREAM: upstream.url });

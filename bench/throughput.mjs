@@ -7,10 +7,8 @@
 // ratios, because the load generator shares this machine's cores with the Workers. Prints figures;
 // asserts nothing. Run after `make worker module`:
 //   node bench/throughput.mjs [seconds-per-round] [rounds] [connections]
-import path from "node:path";
-import { execFileSync } from "node:child_process";
+import { root, pub, jsWorker } from "./lib.mjs";
 import autocannon from "autocannon";
-import { Miniflare, Log, LogLevel } from "miniflare";
 import { startUpstream } from "../tests/runtime/upstream.mjs";
 import { startWorker, startJsWorker } from "../tests/runtime/front-doors.mjs";
 import { fixtures, signEs256 } from "../tests/runtime/conformance-lib.mjs";
@@ -18,18 +16,9 @@ import { fixtures, signEs256 } from "../tests/runtime/conformance-lib.mjs";
 const SECONDS = Number(process.argv[2] ?? 4);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const CONNECTIONS = Number(process.argv[4] ?? 32);
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
-const pub = (k) => Object.fromEntries(Object.entries(k).filter(([n]) => n !== "d"));
 const upstream = await startUpstream();
 const issuer = `${upstream.url}/auth/v1`;
 const jwks = { keys: [pub(fixtures.keys.issuer)] };
-
-async function jsWorker(file, bindings) {
-  const out = path.join(root, "build/bench", path.basename(file));
-  execFileSync(path.join(root, "node_modules/.bin/esbuild"), [path.join(root, file), "--bundle", "--format=esm", "--platform=neutral", `--outfile=${out}`], { stdio: "ignore" });
-  const mf = new Miniflare({ modules: true, scriptPath: out, compatibilityDate: "2026-04-26", bindings, cf: false, log: new Log(LogLevel.NONE) });
-  return { url: (await mf.ready).toString().replace(/\/$/, ""), close: () => mf.dispose() };
-}
 
 const config = JSON.stringify({ supabase_url: upstream.url, require_aal2_for_enrolled: true, keys: { jwks } });
 const doors = {

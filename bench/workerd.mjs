@@ -3,29 +3,19 @@
 // performance.now() in workerd moves in 1 ms steps inside a request, so each figure is a whole loop of
 // sequential HTTP requests timed from outside, minus the pass-through loop. Prints ratios; asserts nothing.
 //   node bench/workerd.mjs [requests-per-loop]
+import { root, pub, jsWorker } from "./lib.mjs";
 import http from "node:http";
 import path from "node:path";
 import fs from "node:fs";
 import { execFileSync } from "node:child_process";
-import { Miniflare, Log, LogLevel } from "miniflare";
 import { startUpstream } from "../tests/runtime/upstream.mjs";
 import { startWorker } from "../tests/runtime/front-doors.mjs";
 import { fixtures, signEs256 } from "../tests/runtime/conformance-lib.mjs";
 
 const N = Number(process.argv[2] ?? 400);
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
-const pub = (k) => Object.fromEntries(Object.entries(k).filter(([n]) => n !== "d"));
 const upstream = await startUpstream();
 const issuer = `${upstream.url}/auth/v1`;
 const jwks = { keys: [pub(fixtures.keys.issuer)] };
-
-async function jsWorker(file, bindings) {
-  // Inside the project: workerd refuses module paths that climb out of the working directory.
-  const out = path.join(root, "build/bench", path.basename(file));
-  execFileSync(path.join(root, "node_modules/.bin/esbuild"), [path.join(root, file), "--bundle", "--format=esm", "--platform=neutral", `--outfile=${out}`], { stdio: "ignore" });
-  const mf = new Miniflare({ modules: true, scriptPath: out, compatibilityDate: "2026-04-26", bindings, cf: false, log: new Log(LogLevel.NONE) });
-  return { url: (await mf.ready).toString().replace(/\/$/, ""), close: () => mf.dispose() };
-}
 
 const aalgate = await startWorker({ AALGATE_CONFIG: JSON.stringify({ supabase_url: upstream.url, require_aal2_for_enrolled: true, keys: { jwks } }) });
 const jose = await jsWorker("bench/jose-worker.js", { JWKS: JSON.stringify(jwks), ISSUER: issuer, UPSTREAM: upstream.url });

@@ -41,7 +41,8 @@ pub trait Io {
 pub enum DriveError {
     /// The [`Io`] stopped it.
     Io(String),
-    /// The gate asked to wait for another request's fetch or lookup: a single blocking decision has none.
+    /// The gate asked to wait for another request's fetch or lookup: a single blocking decision
+    /// has none.
     Wait(u32),
     /// More than [`MAX_ROUNDS`] rounds.
     TooManyRounds,

@@ -1,6 +1,6 @@
 //! What both wasm front doors share (feature `wasm`): the WebCrypto signature provider, the JWKS fetch
-//! layer, the clock, the async driver that answers the gate's
-//! I/O steps, and the judged request (what the gate decides on is what the upstream receives). Written once for the Cloudflare Worker (feature
+//! layer, the clock, the async driver that answers the gate's I/O steps, and the judged request (what
+//! the gate decides on is what the upstream receives). Written once for the Cloudflare Worker (feature
 //! `cloudflare`) and the portable module (feature `js`).
 
 pub mod answers;
