@@ -45,6 +45,11 @@ pub struct JwksTiming {
 }
 
 impl JwksTiming {
+    /// How long (seconds) a fetch handed out counts as running.
+    fn in_flight_span(&self) -> u64 {
+        u64::from(self.timeout_ms).div_ceil(1000) + 1
+    }
+
     /// How long a fetched JWKS is fresh: its `max-age`, or the default; never trusted below the
     /// cooldown or above a day.
     pub fn freshness(&self, max_age: Option<u64>) -> u64 {
@@ -69,15 +74,23 @@ struct Remote {
 }
 
 impl Remote {
-    fn in_flight(&self, now: u64) -> bool {
-        self.in_flight_until.is_some_and(|t| now < t)
+    /// Whether a fetch handed out is still running. A mark further ahead than one fetch can last
+    /// (the clock stepped back) counts as expired, so it cannot block the JWKS for longer.
+    fn in_flight(&self, now: u64, timing: &JwksTiming) -> bool {
+        self.in_flight_until
+            .is_some_and(|t| now < t && t - now <= timing.in_flight_span())
     }
 
     /// Marks a fetch as handed out: in flight until its timeout (a whole second more: `now` has
     /// one-second steps). The cooldown starts only when it reports a failure (missing keys: a lost
     /// fetch must not keep a key-less store from trying again) or, for an unknown `kid`, at once.
     fn start(&mut self, now: u64, timing: &JwksTiming) {
-        self.in_flight_until = Some(now + u64::from(timing.timeout_ms).div_ceil(1000) + 1);
+        self.in_flight_until = Some(now.saturating_add(timing.in_flight_span()));
+    }
+
+    fn cooling(&self, now: u64, timing: &JwksTiming) -> bool {
+        self.last_attempt
+            .is_some_and(|t| now < t.saturating_add(timing.refetch_cooldown))
     }
 }
 
@@ -90,6 +103,19 @@ pub enum Due {
     Fetch(Vec<(String, FetchReason)>),
     /// Another request is fetching keys this decision needs: decide again after this many ms.
     Wait(u32),
+}
+
+impl Due {
+    fn of(mut fetch: Vec<(String, FetchReason)>, wait: bool) -> Due {
+        fetch.dedup();
+        if !fetch.is_empty() {
+            Due::Fetch(fetch)
+        } else if wait {
+            Due::Wait(WAIT_POLL_MS)
+        } else {
+            Due::Nothing
+        }
+    }
 }
 
 /// How often a request waiting for another request's JWKS fetch looks at the store again.
@@ -146,21 +172,14 @@ impl KeyStore {
     /// What to do before deciding, because keys are missing or expired (and the cooldown allows).
     ///
     /// A fetch handed out is marked as started (`now` counts as an attempt). For *expired* keys,
-    /// requests arriving while it runs keep using the stale keys. For *missing* keys there is nothing
-    /// to serve: they wait for it ([`Due::Wait`], on their own timer: Workers forbid awaiting another
-    /// request's fetch) instead of fetching too.
+    /// requests arriving while it runs keep using the stale keys. Missing keys another request is
+    /// already fetching are not waited for here: a token whose key is elsewhere goes on, and one that
+    /// needs them finds no key and waits in [`KeyStore::due_for_unknown_kid`].
     pub fn due(&mut self, now: u64) -> Due {
         let timing = self.timing;
         let mut fetch = Vec::new();
-        let mut wait = false;
         for r in self.issuers.iter_mut().filter_map(|i| i.remote.as_mut()) {
-            if r.keys.is_none() && r.in_flight(now) {
-                wait = true;
-                continue;
-            }
-            if r.last_attempt
-                .is_some_and(|t| now < t.saturating_add(timing.refetch_cooldown))
-            {
+            if r.in_flight(now, &timing) || r.cooling(now, &timing) {
                 continue;
             }
             match &r.keys {
@@ -175,44 +194,41 @@ impl KeyStore {
                 Some(_) => {}
             }
         }
-        fetch.dedup();
-        if !fetch.is_empty() {
-            Due::Fetch(fetch)
-        } else if wait {
-            Due::Wait(WAIT_POLL_MS)
-        } else {
-            Due::Nothing
-        }
+        Due::of(fetch, false)
     }
 
     /// What to do for a token whose `kid` no key has: refetch (cooldown permitting), or wait for a
     /// fetch another request is running. Marked as started at once: unknown `kid`s are
     /// attacker-controlled, so a burst of them yields one fetch per cooldown; requests that arrive
     /// while it runs wait for it (a key rotation's first tokens all find the new key).
-    pub fn due_for_unknown_kid(&mut self, now: u64) -> Due {
+    ///
+    /// Only the JWKS that could hold the token's key count (`claimed_iss`, unverified, see
+    /// [`could_vouch`]): another issuer's slow endpoint neither stalls nor is fetched for it.
+    pub fn due_for_unknown_kid(&mut self, now: u64, claimed_iss: Option<&str>) -> Due {
         let timing = self.timing;
         let mut fetch = Vec::new();
         let mut wait = false;
-        for r in self.issuers.iter_mut().filter_map(|i| i.remote.as_mut()) {
-            if r.in_flight(now) {
+        for r in self.remotes_for(claimed_iss) {
+            if r.in_flight(now, &timing) {
                 wait = true;
-            } else if r
-                .last_attempt
-                .is_none_or(|t| now >= t.saturating_add(timing.refetch_cooldown))
-            {
+            } else if !r.cooling(now, &timing) {
                 r.last_attempt = Some(now);
                 r.start(now, &timing);
                 fetch.push((r.url.clone(), FetchReason::UnknownKid));
             }
         }
-        fetch.dedup();
-        if !fetch.is_empty() {
-            Due::Fetch(fetch)
-        } else if wait {
-            Due::Wait(WAIT_POLL_MS)
-        } else {
-            Due::Nothing
-        }
+        Due::of(fetch, wait)
+    }
+
+    fn remotes_for<'a>(
+        &'a mut self,
+        claimed_iss: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a mut Remote> {
+        self.issuers
+            .iter_mut()
+            .enumerate()
+            .filter(move |(n, i)| could_vouch(*n, &i.issuer, claimed_iss))
+            .filter_map(|(_, i)| i.remote.as_mut())
     }
 
     /// Whether `url` is one of the JWKS URLs this store fetches.
@@ -287,11 +303,14 @@ impl KeyStore {
         }
     }
 
-    /// Whether some remote issuer has no usable keys at `now`.
-    pub fn missing_remote(&self, now: u64) -> bool {
+    /// Whether a remote issuer that could vouch for a token claiming `claimed_iss` has no usable keys
+    /// at `now`.
+    pub fn missing_remote(&self, now: u64, claimed_iss: Option<&str>) -> bool {
         self.issuers
             .iter()
-            .filter_map(|i| i.remote.as_ref())
+            .enumerate()
+            .filter(|(n, i)| could_vouch(*n, &i.issuer, claimed_iss))
+            .filter_map(|(_, i)| i.remote.as_ref())
             .any(|r| r.keys.is_none() || now >= r.usable_until)
     }
 
@@ -355,5 +374,15 @@ impl KeyStore {
     pub fn has_fingerprint(&self, fingerprint: &[u8; 32], now: u64) -> bool {
         self.sets(now)
             .any(|(_, set)| set.keys().iter().any(|k| k.fingerprint() == fingerprint))
+    }
+}
+
+/// Whether the issuer at `index` (named `issuer`) may vouch for a token claiming `claimed_iss`: its
+/// own, or for a token without `iss` the project's (the first issuer). `verify::validate_claims`
+/// enforces both after verification, so no other issuer's keys can ever verify such a token.
+fn could_vouch(index: usize, issuer: &str, claimed_iss: Option<&str>) -> bool {
+    match claimed_iss {
+        Some(iss) => issuer == iss,
+        None => index == 0,
     }
 }

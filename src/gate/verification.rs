@@ -75,11 +75,7 @@ impl Verification<'_> {
         let result = match concluded {
             Some(result) => result,
             None => {
-                match self.keys.due(now) {
-                    Due::Nothing => {}
-                    Due::Fetch(urls) => return Err(Step::Fetch(urls)),
-                    Due::Wait(ms) => return Err(Step::Wait(ms, Code::JwksUnavailable)),
-                }
+                step(self.keys.due(now))?;
                 let source = StoreAt {
                     store: self.keys,
                     now,
@@ -112,12 +108,9 @@ impl Verification<'_> {
         match result {
             Ok(v) => Ok(v),
             Err(e) if e.code() == Code::KeyUnknown => {
-                match self.keys.due_for_unknown_kid(now) {
-                    Due::Nothing => {}
-                    Due::Fetch(urls) => return Err(Step::Fetch(urls)),
-                    Due::Wait(ms) => return Err(Step::Wait(ms, Code::JwksUnavailable)),
-                }
-                if self.keys.missing_remote(now) {
+                let claimed = crate::dangerous::peek_issuer(token);
+                step(self.keys.due_for_unknown_kid(now, claimed.as_deref()))?;
+                if self.keys.missing_remote(now, claimed.as_deref()) {
                     return Err(Step::Reject(Error::new(
                         Code::JwksUnavailable,
                         self.keys_unavailable,
@@ -127,6 +120,15 @@ impl Verification<'_> {
             }
             Err(e) => Err(Step::Reject(e)),
         }
+    }
+}
+
+/// What the key store asks for, as the decision's next step (nothing: go on).
+fn step(due: Due) -> std::result::Result<(), Step> {
+    match due {
+        Due::Nothing => Ok(()),
+        Due::Fetch(urls) => Err(Step::Fetch(urls)),
+        Due::Wait(ms) => Err(Step::Wait(ms, Code::JwksUnavailable)),
     }
 }
 

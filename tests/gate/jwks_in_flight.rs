@@ -119,3 +119,89 @@ fn key_rotation_first_tokens_wait_for_the_refetch_and_pass() {
         assert_eq!(code(&done(decide(&mut gate, t, NOW + 60))), "forward");
     }
 }
+
+const PARTNER: &str = "https://partner.example/auth";
+const PARTNER_JWKS: &str = "https://partner.example/jwks.json";
+
+/// A gate whose project keys are fetched at `NOW` while the partner issuer's first fetch, handed out
+/// with it, never reports (its endpoint hangs).
+fn gate_with_partner_fetch_hanging(project: &p256::ecdsa::SigningKey) -> aalgate::gate::Gate {
+    let mut gate = gate_from(&serde_json::json!({
+        "supabase_url": URL, "require_aal2_for_enrolled": true, "enrollment": {"source": "claim"},
+        "keys": {"extra_issuers": [{"issuer": PARTNER, "jwks_url": PARTNER_JWKS}]}
+    }));
+    let t = user_token(project, "k1", false, "aal1");
+    match decide(&mut gate, &t, NOW) {
+        Outcome::FetchKeys(urls) => assert_eq!(
+            urls,
+            vec![
+                (JWKS_URL.to_owned(), FetchReason::Missing),
+                (PARTNER_JWKS.to_owned(), FetchReason::Missing)
+            ]
+        ),
+        other => panic!("{other:?}"),
+    }
+    gate.jwks_fetched(
+        JWKS_URL,
+        &jwks_of(&[es256_jwk(project, "k1")]),
+        Some(600),
+        NOW,
+    )
+    .unwrap();
+    gate
+}
+
+#[test]
+fn another_issuers_hanging_jwks_does_not_stall_project_tokens() {
+    let key = es256_key(11);
+    let mut gate = gate_with_partner_fetch_hanging(&key);
+    // The project's own tokens go on while the partner's fetch runs.
+    let t = user_token(&key, "k1", false, "aal1");
+    assert_eq!(code(&done(decide(&mut gate, &t, NOW + 1))), "forward");
+    // A project token naming an unknown kid does not wait for the partner's JWKS either (it cannot
+    // hold a key for the project's issuer), nor refetch the project's within the cooldown.
+    let unknown = user_token(&key, "k9", false, "aal1");
+    assert_eq!(
+        code(&done(decide(&mut gate, &unknown, NOW + 1))),
+        "key_unknown"
+    );
+}
+
+#[test]
+fn a_token_of_the_issuer_being_fetched_waits_for_it() {
+    let project = es256_key(11);
+    let partner = es256_key(12);
+    let mut gate = gate_with_partner_fetch_hanging(&project);
+    let mut c = supabase_claims();
+    c["iss"] = serde_json::json!(PARTNER);
+    c["mfa_enrolled"] = serde_json::json!(false);
+    let t = sign(
+        &serde_json::json!({"alg": "ES256", "kid": "p1"}),
+        &c,
+        &Signer_::Es256(partner.clone()),
+    );
+    assert!(matches!(
+        decide(&mut gate, &t, NOW + 1),
+        Outcome::Wait(_, Code::JwksUnavailable)
+    ));
+    // The partner's endpoint stays down: its tokens are refused 503 (no keys), not key_unknown.
+    gate.jwks_fetch_failed(PARTNER_JWKS, NOW + 3);
+    assert_eq!(
+        code(&done(decide(&mut gate, &t, NOW + 3))),
+        "jwks_unavailable"
+    );
+}
+
+#[test]
+fn a_clock_stepping_back_does_not_stretch_an_in_flight_mark() {
+    let key = es256_key(11);
+    let mut gate = remote_gate();
+    let t = user_token(&key, "k1", false, "aal1");
+    assert!(matches!(decide(&mut gate, &t, NOW), Outcome::FetchKeys(_)));
+    // The clock jumps back an hour: the mark now lies further ahead than any fetch can last, so
+    // it no longer blocks and the next request fetches itself.
+    assert!(matches!(
+        decide(&mut gate, &t, NOW - 3_600),
+        Outcome::FetchKeys(_)
+    ));
+}
