@@ -47,7 +47,8 @@ function isRequest(r) {
 }
 
 /**
- * `runtime`: { Gate, decodesBodies, websockets, clientIp(request, info) }. `websockets`: how the
+ * `runtime`: { Gate, decodesBodies, websockets, clientIp(request, info), send? }. `send(request)`
+ * replaces `fetch` for forwarding where the runtime's fetch cannot keep a body as it came (Deno). `websockets`: how the
  * runtime relays WebSocket upgrades ("workerd", "deno"), or "" where it cannot (Node: 501).
  * `decodesBodies`: the runtime's fetch decodes compressed response bodies but keeps Content-Encoding
  * (Node, Deno), so the proxy asks only for codings it decodes and drops that header afterwards.
@@ -158,7 +159,7 @@ export function bind(runtime) {
           this.#warnedNoClientIp = true;
           console.warn("aalgate: the runtime reports no client address; X-Forwarded-For / Sb-Forwarded-For are not sent, so Supabase Auth rate-limits all clients as one (pass clientIp to createGate)");
         }
-        const [response, log] = await this.#inner.proxy(request, clientIp, upstream, runtime.decodesBodies, runtime.websockets, this.#log);
+        const [response, log] = await this.#inner.proxy(request, clientIp, upstream, runtime.decodesBodies, runtime.websockets, this.#log, runtime.send);
         this.#log(log);
         // A 101 is the runtime's own upgrade answer (Deno.upgradeWebSocket): returned as it is.
         return runtime.decodesBodies && response.status !== 101 ? cleanResponse(response) : response;

@@ -264,7 +264,8 @@ impl JsGate {
     /// `decodesBodies`: the runtime's `fetch` decodes compressed bodies (Node, Deno);
     /// `websockets`: how the runtime relays WebSocket upgrades (`"workerd"`, `"deno"`, or `""`: it
     /// cannot, and answers 501); `frameLog` receives the decision line of each Realtime frame the gate
-    /// judges on a relayed socket.
+    /// judges on a relayed socket; `send`, when given, forwards the upstream `Request` instead of the
+    /// global `fetch` (Deno's drops a streamed body's `Content-Length`, see js/deno.js).
     #[allow(clippy::too_many_arguments)]
     pub fn proxy(
         &self,
@@ -274,6 +275,7 @@ impl JsGate {
         decodes_bodies: bool,
         websockets: String,
         frame_log: Option<js_sys::Function>,
+        send: Option<js_sys::Function>,
     ) -> js_sys::Promise {
         let state = Rc::clone(&self.state);
         future_to_promise(async move {
@@ -328,8 +330,15 @@ impl JsGate {
                         )
                         .await?
                     } else {
-                        http::forward(target, &request, &inbound, parsed.judged.headers(), f)
-                            .await?
+                        http::forward(
+                            target,
+                            &request,
+                            &inbound,
+                            parsed.judged.headers(),
+                            f,
+                            send.as_ref(),
+                        )
+                        .await?
                     }
                 }
             };

@@ -71,6 +71,7 @@ async fn proxy(
             &inbound,
             judged.headers(),
             fwd,
+            None,
         )
         .await?
     };

@@ -83,13 +83,15 @@ pub fn target(upstream: &str, inbound: &Inbound<'_>) -> String {
 
 /// Forwards an allowed request to `upstream` (the project URL) with [`upstream_headers`]. The body is
 /// streamed as-is: never buffered, never read. Redirects are passed back to the client, not followed.
-/// Any failure to reach the upstream is a 502.
+/// Any failure to reach the upstream is a 502. `send` replaces the global `fetch` where the runtime's
+/// cannot forward a body faithfully (Deno: see js/deno.js); it gets the upstream `Request`.
 pub async fn forward(
     upstream: &str,
     original: &web_sys::Request,
     inbound: &Inbound<'_>,
     forwarded: &[(String, String)],
     fwd: &Forward,
+    send: Option<&js_sys::Function>,
 ) -> Result<web_sys::Response, JsValue> {
     let headers = upstream_headers(inbound, forwarded, fwd)?;
     let init = web_sys::RequestInit::new();
@@ -110,7 +112,15 @@ pub async fn forward(
     let Ok(upstream_req) = web_sys::Request::new_with_str_and_init(&target, &init) else {
         return unreachable();
     };
-    match JsFuture::from(global_fetch(&upstream_req)).await {
+    let sent = match send {
+        // A sender that throws or answers no promise is an upstream that could not be reached.
+        Some(f) => match f.call1(&JsValue::NULL, &upstream_req).map(JsCast::dyn_into) {
+            Ok(Ok(promise)) => promise,
+            _ => return unreachable(),
+        },
+        None => global_fetch(&upstream_req),
+    };
+    match JsFuture::from(sent).await {
         Ok(resp) => Ok(resp.unchecked_into()),
         Err(_) => unreachable(),
     }

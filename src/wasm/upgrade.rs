@@ -47,6 +47,7 @@ pub async fn answer(
                     &target.inbound,
                     judged.headers(),
                     fwd,
+                    None,
                 )
                 .await
             }
@@ -75,6 +76,7 @@ pub async fn answer(
                 &target.inbound,
                 judged.headers(),
                 fwd,
+                None,
             )
             .await?;
             match sockets::workerd_accept(response)? {

@@ -28,7 +28,7 @@ const exec = promisify(execFile);
 const EXPECTED_FILES = [
   "README.md",
   "package.json",
-  "js/deno.js", "js/gate.js", "js/index.d.ts", "js/node.js", "js/web.d.ts", "js/web.js", "js/workers.js",
+  "js/deno-send.js", "js/deno.js", "js/gate.js", "js/index.d.ts", "js/node.js", "js/web.d.ts", "js/web.js", "js/workers.js",
   ...["deno", "node", "web"].flatMap((t) => ["aalgate.d.ts", "aalgate.js", "aalgate_bg.wasm"].map((f) => `pkg/${t}/${f}`)),
 ].sort();
 const FORBIDDEN = /^(tests|src|examples|bench|fuzz|target|sql|build|build-selftest|node_modules|\.deno|\.wrangler|\.ci)\/|^(Cargo\.(toml|lock)|Makefile|wrangler\.toml|package-lock\.json)$|\.rs$/;

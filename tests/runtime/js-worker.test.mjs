@@ -7,6 +7,7 @@ import { cases, fixtures, runTable } from "./conformance-lib.mjs";
 import { frameTableOn } from "./frames-lib.mjs";
 import WebSocket from "ws";
 import { supabaseJsChecks } from "./supabase-js.mjs";
+import { bodyChecks } from "./bodies-lib.mjs";
 
 let env;
 before(async () => {
@@ -40,4 +41,8 @@ test("Realtime frame table in workerd (portable module in a JS Worker)", async (
 test("supabase-js through the gate: an enrolled user's aal1 join is CHANNEL_ERROR aal2_required and never reaches Realtime", async () => {
   const problems = await supabaseJsChecks(env.doors.main.url, env.tokens, env.upstream.realtime, WebSocket);
   assert.deepEqual(problems, []);
+});
+
+test("bodies pass byte-exact and streamed: Content-Length kept, chunked kept, 5 MiB both ways (JS Worker)", async () => {
+  assert.deepEqual(await bodyChecks(env.doors.main.url, env.upstream, env.tokens.aal2_enrolled), []);
 });

@@ -9,6 +9,7 @@ import { createGate } from "aalgate";
 import { startUpstream } from "./upstream.mjs";
 import { serveInNode, send } from "./front-doors.mjs";
 import { cases, fixtures, mintTokens, runTable, localConfigs, concurrentLookups, jwksStorm } from "./conformance-lib.mjs";
+import { bodyChecks } from "./bodies-lib.mjs";
 import { app as honoApp } from "../../examples/hono/app.js";
 
 let upstream;
@@ -40,6 +41,10 @@ test("conformance table in Node (gate.proxy behind @hono/node-server)", async ()
   assert.deepEqual(failures, [], `${failures.length} of ${cases.length} cases differ in Node:\n${failures.join("\n")}`);
   assert.ok(logs.length >= cases.length, "every decision was logged");
   assert.ok(logs.every((l) => !l.includes(tokens.aal2_enrolled)), "no token content in logs");
+});
+
+test("bodies pass byte-exact and streamed: Content-Length kept, chunked kept, 5 MiB both ways (Node proxy)", async () => {
+  assert.deepEqual(await bodyChecks(servers.main.url, upstream, tokens.aal2_enrolled), []);
 });
 
 test("protect: the handler is not called on refusal", async () => {

@@ -5,6 +5,7 @@
 // garbage, redirects), and answers user lookups from a fixture (`auth.lookups` records them).
 import http from "node:http";
 import crypto from "node:crypto";
+import zlib from "node:zlib";
 import { Buffer } from "node:buffer";
 import { attachRealtime } from "./realtime.mjs";
 
@@ -16,13 +17,29 @@ import { attachRealtime } from "./realtime.mjs";
 export async function startUpstream({ authUsers = {}, apiKeys } = {}) {
   const received = [];
   const auth = { users: authUsers, apiKeys, lookups: [], delayMs: 0 };
+  // Streaming probes: `streams.uploadStarted` resolves when the first bytes of a /__stream-upload body
+  // arrive (before the client has sent the rest); /__drip sends its first chunk and the rest only after
+  // `streams.release()` (which the client calls once it has seen the first chunk).
+  const streams = newStreams();
   const jwks = { status: 200, body: JSON.stringify({ keys: [] }), cacheControl: "public, max-age=600", delayMs: 0, redirect: null, hits: 0 };
 
   const server = http.createServer((req, res) => {
     const chunks = [];
     const hash = crypto.createHash("sha256");
     let length = 0;
-    req.on("data", (c) => { hash.update(c); length += c.length; if (req.url.includes("/__echo")) chunks.push(c); });
+    req.on("data", (c) => {
+      hash.update(c);
+      length += c.length;
+      if (req.url.includes("/__echo")) chunks.push(c);
+      if (req.url.includes("/__stream-upload")) streams.started();
+    });
+    if (req.url.includes("/__drip")) {
+      received.push({ method: req.method, url: req.url, headers: req.headers });
+      res.writeHead(200, { "content-type": "application/octet-stream" });
+      res.write(deterministicBytes(64 * 1024));
+      streams.released.then(() => res.end(deterministicBytes(64 * 1024)));
+      return;
+    }
     req.on("end", () => {
       const record = { method: req.method, url: req.url, headers: req.headers, bodySha256: hash.digest("hex"), bodyLength: length };
       if (req.url.startsWith("/auth/v1/.well-known/jwks.json")) {
@@ -50,8 +67,13 @@ export async function startUpstream({ authUsers = {}, apiKeys } = {}) {
       }
       received.push(record);
       if (req.url.includes("/__echo")) {
+        const body = Buffer.concat(chunks);
+        if (req.url.includes("/__echo-gzip") && /\bgzip\b/.test(req.headers["accept-encoding"] ?? "")) {
+          res.writeHead(200, { "content-type": "application/octet-stream", "content-encoding": "gzip", "x-upstream": "echo" });
+          return res.end(zlib.gzipSync(body));
+        }
         res.writeHead(200, { "content-type": "application/octet-stream", "x-upstream": "echo" });
-        return res.end(Buffer.concat(chunks));
+        return res.end(body);
       }
       const big = req.url.match(/\/__bytes\/(\d+)/);
       if (big) {
@@ -92,6 +114,7 @@ export async function startUpstream({ authUsers = {}, apiKeys } = {}) {
     jwks,
     auth,
     realtime,
+    streams,
     close: () => new Promise((r) => { realtime.close(); server.closeAllConnections?.(); server.close(r); }),
   };
 }
@@ -113,6 +136,16 @@ function answerUser({ users, apiKeys }, headers, res) {
   const body = { id: sub, aud: "authenticated", role: "authenticated", email: "user@example.com", phone: "", app_metadata: { provider: "email" }, user_metadata: {}, identities: [], is_anonymous: false };
   if (user.factors?.length) body.factors = user.factors;
   json(200, body);
+}
+
+function newStreams() {
+  const s = {};
+  s.reset = () => {
+    s.uploadStarted = new Promise((r) => (s.started = r));
+    s.released = new Promise((r) => (s.release = r));
+  };
+  s.reset();
+  return s;
 }
 
 export function deterministicBytes(n) {

@@ -10,6 +10,8 @@ import { startUpstream } from "../upstream.mjs";
 import { cases, fixtures, mintTokens, runTable, localConfigs } from "../conformance-lib.mjs";
 import { runFrameTable } from "../frames-lib.mjs";
 import { supabaseJsChecks } from "../supabase-js.mjs";
+import { bodyChecks } from "../bodies-lib.mjs";
+import { send } from "../../../js/deno-send.js";
 
 function assertEquals(actual, expected, message) {
   const a = JSON.stringify(actual), e = JSON.stringify(expected);
@@ -63,6 +65,41 @@ Deno.test("Realtime frame table in Deno (gate.proxy relays the socket: Deno.upgr
     } finally {
       for (const s of Object.values(servers)) await s.shutdown();
     }
+  });
+});
+
+Deno.test("bodies pass byte-exact and streamed: Content-Length kept, chunked kept, 5 MiB both ways (Deno proxy)", async () => {
+  await withUpstream(async (upstream, tokens, configs) => {
+    const gate = createGate(configs.main, { env: fixtures.secret_env, log: false });
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, gate.proxy());
+    try {
+      assertEquals(await bodyChecks(`http://127.0.0.1:${server.addr.port}`, upstream, tokens.aal2_enrolled), [], "bodies through the Deno proxy");
+    } finally {
+      await server.shutdown();
+    }
+  });
+});
+
+Deno.test("request smuggling: Deno's forwarder refuses a body that does not match its Content-Length", async () => {
+  await withUpstream(async (upstream) => {
+    const smuggled = "hello" + "GET /admin HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (const [declared, body] of [["5", smuggled], ["64", "short"]]) {
+      const request = new Request(`${upstream.url}/functions/v1/__echo`, {
+        method: "POST",
+        headers: { "content-length": declared },
+        body: new Blob([body]).stream(),
+        duplex: "half",
+      });
+      let refused = false;
+      try {
+        const res = await send(request);
+        await res.body?.cancel();
+      } catch {
+        refused = true;
+      }
+      assertEquals(refused, true, `a ${body.length}-byte body sent as Content-Length ${declared} was not refused`);
+    }
+    assertEquals(upstream.received.filter((r) => r.url === "/admin"), [], "the smuggled request reached the upstream");
   });
 });
 
