@@ -64,6 +64,9 @@ export function bind(runtime) {
     constructor(inner, options) {
       this.#inner = inner;
       this.#pathPrefix = checkPathPrefix(options.pathPrefix);
+      if (![undefined, false].includes(options.log) && typeof options.log !== "function") {
+        throw optionError("log", `must be false (no logging) or a function receiving each line (got ${typeof options.log})`);
+      }
       this.#log = options.log === false ? () => {} : (options.log ?? ((line) => console.log(line)));
       this.#clientIp = options.clientIp ?? runtime.clientIp;
       if (options.log !== false) {

@@ -20,18 +20,22 @@ const sha = (b) => crypto.createHash("sha256").update(b).digest("hex");
 // Only turns a front door that buffers (and so never answers) into a named failure instead of a hung
 // run; no check depends on how fast anything is.
 const HANG_MS = 30_000;
-function unlessHung(promise, what) {
+export function unlessHung(promise, what) {
   let timer;
   const hung = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no progress in ${HANG_MS / 1000} s`)), HANG_MS)));
   return Promise.race([promise, hung]).finally(() => clearTimeout(timer));
 }
 
-/** A raw request whose body is written by `write(req)`; resolves { status, headers, body }. `onFirstBytes` sees the response start. */
-function request(base, { method = "GET", path, headers = [], write, onFirstBytes }) {
+/**
+ * A raw request whose body is written by `write(req)`; resolves { status, headers, body }. `onFirstBytes`
+ * sees the response start. A response cut short rejects with its `status` and the bytes `received`.
+ */
+export function request(base, { method = "GET", path, headers = [], write, onFirstBytes }) {
   const target = new URL(base);
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: target.hostname, port: target.port, method, agent: false, path, headers: [["host", target.host], ...headers].flat() },
+      // Headers as large as a runtime passes on (workerd: well past Node's 16 KiB default) stay readable.
+      { host: target.hostname, port: target.port, method, agent: false, path, maxHeaderSize: 256 * 1024, headers: [["host", target.host], ...headers].flat() },
       (res) => {
         const chunks = [];
         res.on("data", (c) => {
@@ -39,7 +43,8 @@ function request(base, { method = "GET", path, headers = [], write, onFirstBytes
           chunks.push(c);
         });
         res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
-        res.on("error", reject);
+        // A response cut short: the status that had arrived and how many body bytes.
+        res.on("error", (e) => reject(Object.assign(e, { status: res.statusCode, received: Buffer.concat(chunks).length })));
       },
     );
     req.on("error", reject);

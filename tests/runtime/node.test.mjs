@@ -118,6 +118,7 @@ test("configuration errors are JS Errors naming the field", () => {
     assert.throws(() => createGate(config, { log: false }), (e) => e instanceof Error && message.test(e.message) && positionOk(e.message), `config ${JSON.stringify(config)}`);
   }
   assert.throws(() => createGate({ supabase_url: "https://a.supabase.co" }, { env: { SUPABASE_URL: "https://b.supabase.co" } }), /different projects/);
+  assert.throws(() => createGate({ supabase_url: "https://a.supabase.co" }, { log: true }), /option `log`: must be false .* or a function/);
 });
 
 test("proxy: a compressed upstream response arrives decodable (Node's fetch decodes bodies)", async () => {

@@ -2,7 +2,8 @@
 // GET /auth/v1/user), small and local: it records every request it receives so tests can assert that
 // refused requests never arrived, echoes bodies for integrity checks, speaks just enough WebSocket to
 // echo frames, serves a JWKS document whose behaviour the test controls (rotation, errors, slowness,
-// garbage, redirects), and answers user lookups from a fixture (`auth.lookups` records them).
+// garbage, redirects, resets), answers user lookups from a fixture (`auth.lookups` records them) and
+// injects faults on request (`auth.fault`, and the /__fault/* paths below) for tests/runtime/faults-lib.mjs.
 import http from "node:http";
 import crypto from "node:crypto";
 import zlib from "node:zlib";
@@ -16,7 +17,8 @@ import { attachRealtime } from "./realtime.mjs";
  */
 export async function startUpstream({ authUsers = {}, apiKeys } = {}) {
   const received = [];
-  const auth = { users: authUsers, apiKeys, lookups: [], delayMs: 0 };
+  // `auth.fault`: "reset" (connection dropped, no answer), "garbage" (200, not JSON), or a status.
+  const auth = { users: authUsers, apiKeys, lookups: [], delayMs: 0, fault: null };
   // Streaming probes: `streams.uploadStarted` resolves when the first bytes of a /__stream-upload body
   // arrive (before the client has sent the rest); /__drip sends its first chunk and the rest only after
   // `streams.release()` (which the client calls once it has seen the first chunk).
@@ -33,6 +35,14 @@ export async function startUpstream({ authUsers = {}, apiKeys } = {}) {
       if (req.url.includes("/__echo")) chunks.push(c);
       if (req.url.includes("/__stream-upload")) streams.started();
     });
+    // A request the client gave up on before its body was complete is recorded as aborted.
+    req.on("close", () => {
+      if (!req.complete) received.push({ method: req.method, url: req.url, headers: req.headers, aborted: true, bodyLength: length });
+    });
+    if (req.url.startsWith("/functions/v1/__fault/")) {
+      received.push({ method: req.method, url: req.url, headers: req.headers, fault: true });
+      if (faultStarted(req, res)) return;
+    }
     if (req.url.includes("/__drip")) {
       received.push({ method: req.method, url: req.url, headers: req.headers });
       res.writeHead(200, { "content-type": "application/octet-stream" });
@@ -47,7 +57,10 @@ export async function startUpstream({ authUsers = {}, apiKeys } = {}) {
         received.push(record);
         const send = () => {
           if (jwks.redirect) { res.writeHead(302, { location: jwks.redirect }); return res.end(); }
-          res.writeHead(jwks.status, { "content-type": "application/json", "cache-control": jwks.cacheControl });
+          if (jwks.reset) return res.socket.destroy();
+          // `flap`: the endpoint fails every other time it is asked.
+          const status = jwks.flap ? (jwks.hits % 2 ? 500 : 200) : jwks.status;
+          res.writeHead(status, { "content-type": "application/json", "cache-control": jwks.cacheControl });
           if (jwks.chunked) {
             // No Content-Length: the body arrives in pieces (Transfer-Encoding: chunked).
             const half = Math.floor(jwks.body.length / 2);
@@ -62,7 +75,12 @@ export async function startUpstream({ authUsers = {}, apiKeys } = {}) {
         // Both the gate's own lookups and clients' forwarded calls land here.
         auth.lookups.push(record);
         received.push(record);
-        const send = () => answerUser(auth, req.headers, res);
+        const send = () => {
+          if (auth.fault === "reset") return res.socket.destroy();
+          if (auth.fault === "garbage") { res.writeHead(200, { "content-type": "application/json" }); return res.end("<html>"); }
+          if (typeof auth.fault === "number") { res.writeHead(auth.fault, { "content-type": "application/json" }); return res.end("{}"); }
+          answerUser(auth, req.headers, res);
+        };
         return auth.delayMs ? setTimeout(send, auth.delayMs) : send();
       }
       received.push(record);
@@ -136,6 +154,37 @@ function answerUser({ users, apiKeys }, headers, res) {
   const body = { id: sub, aud: "authenticated", role: "authenticated", email: "user@example.com", phone: "", app_metadata: { provider: "email" }, user_metadata: {}, identities: [], is_anonymous: false };
   if (user.factors?.length) body.factors = user.factors;
   json(200, body);
+}
+
+/**
+ * The project misbehaving at /functions/v1/__fault/<kind> (the request is recorded when it arrives):
+ * slow-headers (answers after 500 ms), reset-mid-response (promises 1 MiB, sends 256 KiB, drops the
+ * connection), reset-mid-upload (drops the connection at the first body bytes), huge-headers (a 40 KiB
+ * response header). Returns whether it handled the request (recorded on arrival, `fault: true`).
+ */
+function faultStarted(req, res) {
+  const kind = req.url.slice("/functions/v1/__fault/".length).split("?")[0];
+  switch (kind) {
+    case "slow-headers":
+      req.resume();
+      setTimeout(() => { res.writeHead(200, { "content-type": "text/plain" }); res.end("late"); }, 500);
+      return true;
+    case "reset-mid-response":
+      req.resume();
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(1024 * 1024) });
+      res.write(deterministicBytes(256 * 1024), () => setTimeout(() => res.socket.destroy(), 20));
+      return true;
+    case "reset-mid-upload":
+      req.once("data", () => res.socket.destroy());
+      return true;
+    case "huge-headers":
+      req.resume();
+      res.writeHead(200, { "content-type": "text/plain", "x-huge": "h".repeat(Number(req.url.split("?")[1] ?? 40) * 1024) });
+      res.end("huge");
+      return true;
+    default:
+      return false;
+  }
 }
 
 function newStreams() {

@@ -11,6 +11,7 @@ import { cases, fixtures, mintTokens, runTable, localConfigs } from "../conforma
 import { runFrameTable } from "../frames-lib.mjs";
 import { supabaseJsChecks } from "../supabase-js.mjs";
 import { bodyChecks } from "../bodies-lib.mjs";
+import { runFaultMatrix, faultTable } from "../faults-lib.mjs";
 import { send } from "../../../js/deno-send.js";
 
 function assertEquals(actual, expected, message) {
@@ -100,6 +101,59 @@ Deno.test("request smuggling: Deno's forwarder refuses a body that does not matc
       assertEquals(refused, true, `a ${body.length}-byte body sent as Content-Length ${declared} was not refused`);
     }
     assertEquals(upstream.received.filter((r) => r.url === "/admin"), [], "the smuggled request reached the upstream");
+  });
+});
+
+Deno.test("Deno's forwarder: answers fetch would refuse are failures (502), a cut compressed body ends in an error, never a hang or a crash", async () => {
+  const net = await import("node:net");
+  const zlib = await import("node:zlib");
+  const gz = zlib.gzipSync(new Uint8Array(200_000));
+  const answers = {
+    "/999": "HTTP/1.1 999 Weird\r\ncontent-length: 2\r\n\r\nok",
+    "/101": "HTTP/1.1 101 Switching Protocols\r\nupgrade: foo\r\nconnection: upgrade\r\n\r\n",
+    "/cut-gzip": `HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: ${gz.length}\r\n\r\n`,
+  };
+  const server = net.createServer((socket) => {
+    let head = "";
+    socket.on("data", (d) => {
+      head += d.toString("latin1");
+      if (!head.includes("\r\n\r\nhello")) return;
+      const path = head.split(" ")[1];
+      socket.write(answers[path]);
+      if (path === "/cut-gzip") socket.write(gz.subarray(0, 50), () => socket.destroy());
+    });
+    socket.on("error", () => {});
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const post = (path) => send(new Request(`http://127.0.0.1:${server.address().port}${path}`, {
+    method: "POST", headers: { "content-length": "5" }, body: new Blob(["hello"]).stream(), duplex: "half",
+  }));
+  const outcome = (p) => p.then(() => "answered", (e) => `failed: ${e.message}`);
+  try {
+    for (const path of ["/999", "/101"]) {
+      const got = await outcome(post(path));
+      if (!got.startsWith("failed")) throw new Error(`${path}: ${got}`);
+    }
+    const cut = await post("/cut-gzip");
+    const read = await Promise.race([
+      outcome(cut.arrayBuffer()),
+      new Promise((r) => setTimeout(() => r("hung"), 10_000)),
+    ]);
+    if (!read.startsWith("failed")) throw new Error(`cut gzip body: ${read}`);
+  } finally {
+    server.close();
+  }
+});
+
+Deno.test("fault matrix in Deno (gate.proxy behind Deno.serve)", async () => {
+  await withUpstream(async (upstream, tokens) => {
+    const start = (cfg) => {
+      const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, createGate(cfg, { log: false }).proxy());
+      return { url: `http://127.0.0.1:${server.addr.port}`, close: () => server.shutdown() };
+    };
+    const { rows, problems } = await runFaultMatrix({ start, upstream, tokens });
+    console.log(`\nfault matrix:\n${faultTable({ "module (Deno)": rows })}\n`);
+    assertEquals(problems, [], "fault matrix in Deno");
   });
 });
 

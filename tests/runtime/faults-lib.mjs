@@ -1,0 +1,338 @@
+// The fault matrix: what a client gets when the JWKS endpoint, Supabase Auth, the project itself or the
+// client misbehaves, run against each proxying front door (the Rust Worker in workerd, the module in
+// Node and in Deno) by `runFaultMatrix({ start, upstream, tokens })`. Each row starts a fresh front door
+// (`start(config)` → { url, close }), injects its fault into the stand-in upstream (upstream.mjs),
+// sends a request, and records: the status and code the client got, how many requests reached the
+// project (a request the gate could not judge must not), and whether the gate recovers by itself once
+// the fault ends. Rows name what they expect; `problems` lists every difference. README's fault matrix
+// is this table.
+//
+// Time is not injected here (real runtimes): recovery is waited for by polling until it shows, with a
+// bound that only turns a gate that never recovers into a named failure. Timeouts and cooldowns are
+// configured short (300 ms, 1 s) so the waits stay small.
+import http from "node:http";
+import net from "node:net";
+import { Buffer } from "node:buffer";
+import { fixtures, signEs256 } from "./conformance-lib.mjs";
+import { request, unlessHung } from "./bodies-lib.mjs";
+
+const pub = (k) => Object.fromEntries(Object.entries(k).filter(([n]) => n !== "d"));
+const jwksOf = (...keys) => JSON.stringify({ keys });
+const PROJECT_KEY = pub(fixtures.keys.issuer);
+const ROTATED_KEY = { ...pub(fixtures.keys.other_project), kid: "rotated-key" };
+const MIB = 1024 * 1024;
+
+function codeOf(res) {
+  try { return JSON.parse(res.body.toString()).code ?? ""; } catch { return ""; }
+}
+
+/** Requests that reached the project (not the JWKS endpoint, not the gate's own Auth lookups). */
+function projectHits(upstream) {
+  return upstream.received.filter((r) => !r.url.startsWith("/auth/v1/.well-known") && r.url !== "/auth/v1/user" && !r.aborted).length;
+}
+
+/** Polls `probe` until it returns true; false if it never does within the bound. */
+async function recovers(probe) {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (await probe().catch(() => false)) return true;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  return false;
+}
+
+/** A loopback port nothing listens on (and a way to start a server there later). */
+async function closedPort() {
+  const s = net.createServer();
+  await new Promise((r) => s.listen(0, "127.0.0.1", r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+function serveOn(port, handler) {
+  const s = http.createServer(handler);
+  return new Promise((r) => s.listen(port, "127.0.0.1", () => r({ close: () => new Promise((c) => { s.closeAllConnections?.(); s.close(c); }) })));
+}
+
+function resetUpstream(upstream) {
+  Object.assign(upstream.jwks, { status: 200, body: jwksOf(PROJECT_KEY), cacheControl: "public, max-age=600", delayMs: 0, redirect: null, chunked: false, reset: false, flap: false, hits: 0 });
+  Object.assign(upstream.auth, { delayMs: 0, fault: null });
+}
+
+const remoteKeys = (upstream, keys = {}) => ({
+  supabase_url: upstream.url,
+  require_aal2_for_enrolled: true,
+  keys: { jwks_url: `${upstream.url}/auth/v1/.well-known/jwks.json`, jwks_timeout_ms: 300, jwks_refetch_cooldown: 1, ...keys },
+});
+const localKeys = (supabaseUrl, extra = {}) => ({ supabase_url: supabaseUrl, require_aal2_for_enrolled: true, keys: { jwks: { keys: [PROJECT_KEY] } }, ...extra });
+
+// One JWKS fault on a cold gate: no keys → 503 jwks_unavailable, nothing forwarded; then healed.
+// `inject`/`heal` change the stand-in's JWKS endpoint; "refused" points the gate at a port nothing
+// listens on, and heals by starting a JWKS server there.
+const jwksFault = (fault, inject, heal) => ({
+  area: "JWKS", fault, expect: "503 jwks_unavailable, 0 forwarded, recovers",
+  async run({ start, upstream, tokens }) {
+    const refused = inject === "refused" ? await closedPort() : null;
+    if (!refused) inject(upstream);
+    const door = await start(remoteKeys(upstream, refused ? { jwks_url: `http://127.0.0.1:${refused}/jwks.json` } : {}));
+    let server;
+    try {
+      const ask = () => request(door.url, { path: "/rest/v1/todos", headers: [["authorization", `Bearer ${tokens.aal2_enrolled}`]] });
+      const before = projectHits(upstream);
+      const res = await unlessHung(ask(), fault);
+      const forwarded = projectHits(upstream) - before;
+      if (refused) server = await serveOn(refused, (_q, r) => { r.writeHead(200, { "content-type": "application/json" }); r.end(jwksOf(PROJECT_KEY)); });
+      else heal(upstream);
+      const recovered = await recovers(async () => (await ask()).status === 200);
+      return { got: `${res.status} ${codeOf(res)}`, forwarded, recovered, ok: res.status === 503 && codeOf(res) === "jwks_unavailable" && forwarded === 0 && recovered };
+    } finally {
+      await server?.close();
+      await door.close();
+    }
+  },
+});
+
+// One Auth fault for a user whose enrollment only Auth can tell: 503 enrollment_unavailable, nothing
+// forwarded (the failure is held 5 s for that token, then the gate asks again and recovers).
+const authFault = (fault, inject) => ({
+  area: "Auth /user", fault, expect: "503 enrollment_unavailable, 0 forwarded, recovers",
+  async run({ start, upstream, tokens }) {
+    inject(upstream);
+    const door = await start(localKeys(upstream.url, { enrollment: { api_timeout_ms: 300 } }));
+    try {
+      const ask = () => request(door.url, { path: "/rest/v1/todos", headers: [["apikey", fixtures.api_keys.publishable], ["authorization", `Bearer ${tokens.lk_missing_not}`]] });
+      const before = projectHits(upstream);
+      const res = await unlessHung(ask(), fault);
+      const forwarded = projectHits(upstream) - before;
+      resetUpstream(upstream);
+      const recovered = await recovers(async () => (await ask()).status === 200);
+      return { got: `${res.status} ${codeOf(res)}`, forwarded, recovered, ok: res.status === 503 && codeOf(res) === "enrollment_unavailable" && forwarded === 0 && recovered };
+    } finally {
+      await door.close();
+    }
+  },
+});
+
+/** Sends one allowed request to /functions/v1/__fault/<kind> (or `path`); the outcome as text. */
+async function faultRequest(door, tokens, kind, { method = "GET", body } = {}) {
+  const headers = [["authorization", `Bearer ${tokens.aal2_enrolled}`]];
+  if (body) headers.push(["content-type", "application/octet-stream"], ["content-length", String(body.length)]);
+  try {
+    const res = await unlessHung(request(door.url, { method, path: `/functions/v1/__fault/${kind}`, headers, write: body && (async (req) => req.end(body)) }), kind);
+    return { status: res.status, code: codeOf(res), bytes: res.body.length };
+  } catch (e) {
+    return e.status ? { status: e.status, cut: true, bytes: e.received } : { dropped: true };
+  }
+}
+
+// What the client gets once the project was reached: the request is forwarded once, and the
+// front door recovers (the next request passes).
+const projectFault = (fault, expect, kind, check, options) => ({
+  area: "project", fault, expect,
+  async run({ start, upstream, tokens }) {
+    const door = await start(localKeys(upstream.url));
+    try {
+      const before = upstream.received.filter((r) => r.fault).length;
+      const out = await faultRequest(door, tokens, kind, options);
+      const forwarded = upstream.received.filter((r) => r.fault).length - before;
+      const recovered = await recovers(async () => (await request(door.url, { path: "/rest/v1/todos", headers: [["authorization", `Bearer ${tokens.aal2_enrolled}`]] })).status === 200);
+      const got = out.dropped ? "connection dropped" : out.cut ? `${out.status}, body cut at ${out.bytes} B` : `${out.status} ${out.code}`.trim();
+      return { got, forwarded, recovered, ok: check(out) && forwarded === 1 && recovered };
+    } finally {
+      await door.close();
+    }
+  },
+});
+
+export const FAULTS = [
+  jwksFault("refused (nothing listens)", "refused"),
+  jwksFault("connection reset, no answer", (u) => (u.jwks.reset = true), (u) => (u.jwks.reset = false)),
+  jwksFault("slower than its timeout", (u) => (u.jwks.delayMs = 1000), (u) => (u.jwks.delayMs = 0)),
+  jwksFault("500", (u) => (u.jwks.status = 500), (u) => (u.jwks.status = 200)),
+  jwksFault("200, not JSON", (u) => (u.jwks.body = "<html>"), (u) => (u.jwks.body = jwksOf(PROJECT_KEY))),
+  jwksFault("oversize (70 KiB)", (u) => (u.jwks.body = JSON.stringify({ keys: [PROJECT_KEY], pad: "x".repeat(70 * 1024) })), (u) => (u.jwks.body = jwksOf(PROJECT_KEY))),
+  {
+    area: "JWKS", fault: "keys rotated mid-traffic (new kid in, old kid out)", expect: "new kid 200 after one refetch; old kid 401 key_unknown",
+    async run({ start, upstream, tokens }) {
+      const door = await start(remoteKeys(upstream));
+      try {
+        const ask = (t) => request(door.url, { path: "/rest/v1/todos", headers: [["authorization", `Bearer ${t}`]] });
+        const first = await ask(tokens.aal2_enrolled);
+        upstream.jwks.body = jwksOf(ROTATED_KEY);
+        const now = Math.floor(Date.now() / 1000);
+        const rotated = await signEs256({ alg: "ES256", typ: "JWT", kid: ROTATED_KEY.kid },
+          { iss: `${upstream.url}/auth/v1`, sub: "6f1c1b8e-0000-4000-8000-000000000009", aud: "authenticated", exp: now + 3600, iat: now, role: "authenticated", aal: "aal1", mfa_enrolled: false },
+          fixtures.keys.other_project);
+        // Within the cooldown of the first fetch an unknown kid is refused; after it, one refetch.
+        const recovered = await recovers(async () => (await ask(rotated)).status === 200);
+        const old = await ask(tokens.aal2_enrolled);
+        const got = `new kid ${recovered ? 200 : "never 200"}; old kid ${old.status} ${codeOf(old)}`;
+        return { got, forwarded: "-", recovered, ok: first.status === 200 && recovered && old.status === 401 && codeOf(old) === "key_unknown" };
+      } finally {
+        await door.close();
+      }
+    },
+  },
+  {
+    area: "JWKS", fault: "flapping (500 / 200 by turns) with keys cached", expect: "every request 200 (stale keys within their bound), refetched meanwhile",
+    async run({ start, upstream, tokens }) {
+      upstream.jwks.cacheControl = "public, max-age=1";
+      const door = await start(remoteKeys(upstream, { jwks_max_stale: 30 }));
+      try {
+        // A new user each time: a cached token would not need the keys again.
+        let i = 0;
+        const ask = async () => {
+          const t = await signEs256({ alg: "ES256", typ: "JWT", kid: PROJECT_KEY.kid }, { ...projectClaims(upstream.url), sub: `6f1c1b8e-0000-4000-8000-${String(++i).padStart(12, "0")}` }, fixtures.keys.issuer);
+          return request(door.url, { path: "/rest/v1/todos", headers: [["authorization", `Bearer ${t}`]] });
+        };
+        const statuses = [(await ask()).status];
+        // From now on the endpoint fails every other time it is asked.
+        upstream.jwks.flap = true;
+        const until = Date.now() + 3000;
+        while (Date.now() < until) {
+          statuses.push((await ask()).status);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        const failing = statuses.filter((s) => s !== 200).length;
+        // max-age 1 s, cooldown 1 s: over 3 s the keys were refetched (some of those fetches failed).
+        const hits = upstream.jwks.hits;
+        return { got: `${statuses.length - failing} of ${statuses.length} 200, ${hits} JWKS fetches`, forwarded: "-", recovered: true, ok: failing === 0 && hits >= 3 };
+      } finally {
+        await door.close();
+      }
+    },
+  },
+  {
+    area: "JWKS", fault: "down past the stale bound (max-age 1 s, max_stale 1 s)", expect: "200 while fresh or stale, then 503 jwks_unavailable (0 forwarded), recovers",
+    async run({ start, upstream, tokens }) {
+      upstream.jwks.cacheControl = "public, max-age=1";
+      const door = await start(remoteKeys(upstream, { jwks_max_stale: 1 }));
+      try {
+        const ask = () => request(door.url, { path: "/rest/v1/todos", headers: [["authorization", `Bearer ${tokens.aal2_enrolled}`]] });
+        const first = await ask();
+        upstream.jwks.status = 500;
+        let refusal;
+        const bounded = await recovers(async () => { const r = await ask(); if (r.status !== 200) refusal = r; return r.status !== 200; });
+        const before = projectHits(upstream);
+        const again = await ask();
+        const forwarded = projectHits(upstream) - before;
+        upstream.jwks.status = 200;
+        const recovered = await recovers(async () => (await ask()).status === 200);
+        const got = `${first.status}, then ${refusal ? `${refusal.status} ${codeOf(refusal)}` : "never refused"}`;
+        return { got, forwarded, recovered, ok: first.status === 200 && bounded && again.status === 503 && codeOf(again) === "jwks_unavailable" && forwarded === 0 && recovered };
+      } finally {
+        await door.close();
+      }
+    },
+  },
+  authFault("connection reset, no answer", (u) => (u.auth.fault = "reset")),
+  authFault("slower than enrollment.api_timeout_ms", (u) => (u.auth.delayMs = 1000)),
+  authFault("200, not JSON", (u) => (u.auth.fault = "garbage")),
+  authFault("502", (u) => (u.auth.fault = 502)),
+  {
+    area: "project", fault: "refused (nothing listens)", expect: "502 upstream_unreachable, recovers",
+    async run({ start }) {
+      const port = await closedPort();
+      const door = await start(localKeys(`http://127.0.0.1:${port}`));
+      const tokenFor = await signEs256({ alg: "ES256", typ: "JWT", kid: PROJECT_KEY.kid }, projectClaims(`http://127.0.0.1:${port}`), fixtures.keys.issuer);
+      let server;
+      try {
+        const ask = () => request(door.url, { path: "/rest/v1/todos", headers: [["authorization", `Bearer ${tokenFor}`]] });
+        const res = await unlessHung(ask(), "project refused");
+        server = await serveOn(port, (_q, r) => r.end("up"));
+        const recovered = await recovers(async () => (await ask()).status === 200);
+        return { got: `${res.status} ${codeOf(res)}`, forwarded: 0, recovered, ok: res.status === 502 && codeOf(res) === "upstream_unreachable" && recovered };
+      } finally {
+        await server?.close();
+        await door.close();
+      }
+    },
+  },
+  projectFault("headers 500 ms late", "200, forwarded once", "slow-headers", (o) => o.status === 200),
+  projectFault("reset mid-response (1 MiB promised, 256 KiB sent)", "200, then the body is cut (never a complete-looking response)", "reset-mid-response", (o) => o.dropped || (o.cut && o.bytes < MIB)),
+  projectFault("reset mid-upload", "502 upstream_unreachable or the connection dropped", "reset-mid-upload", (o) => o.dropped || (o.status === 502 && o.code === "upstream_unreachable"), { method: "POST", body: Buffer.alloc(4 * MIB, 7) }),
+  projectFault("40 KiB response header", "passed on (200) or 502 upstream_unreachable", "huge-headers", (o) => o.status === 200 || (o.status === 502 && o.code === "upstream_unreachable")),
+  {
+    area: "client", fault: "aborts mid-upload", expect: "the project sees an aborted request, never a complete one; next request 200",
+    async run({ start, upstream, tokens }) {
+      const door = await start(localKeys(upstream.url));
+      try {
+        upstream.streams.reset();
+        const path = "/functions/v1/__stream-upload";
+        const before = upstream.received.filter((r) => r.url === path).length;
+        const target = new URL(door.url);
+        await new Promise((resolve) => {
+          const req = http.request({ host: target.hostname, port: target.port, method: "POST", path, agent: false,
+            headers: { authorization: `Bearer ${tokens.aal2_enrolled}`, "content-type": "application/octet-stream", "content-length": String(MIB) } });
+          req.on("error", () => resolve());
+          req.write(Buffer.alloc(256 * 1024, 1));
+          upstream.streams.uploadStarted.then(() => { req.destroy(); resolve(); });
+        });
+        const settled = await recovers(async () => upstream.received.filter((r) => r.url === path).length > before);
+        const seen = upstream.received.filter((r) => r.url === path).slice(before);
+        const complete = seen.filter((r) => !r.aborted).length;
+        const recovered = await recovers(async () => (await request(door.url, { path: "/rest/v1/todos", headers: [["authorization", `Bearer ${tokens.aal2_enrolled}`]] })).status === 200);
+        const got = `project saw ${seen.length - complete} aborted, ${complete} complete`;
+        return { got, forwarded: seen.length, recovered, ok: settled && complete === 0 && recovered };
+      } finally {
+        await door.close();
+      }
+    },
+  },
+  {
+    area: "client", fault: "aborts mid-download", expect: "the front door keeps serving; next request 200",
+    async run({ start, upstream, tokens }) {
+      const door = await start(localKeys(upstream.url));
+      try {
+        upstream.streams.reset();
+        const target = new URL(door.url);
+        await new Promise((resolve) => {
+          const req = http.request({ host: target.hostname, port: target.port, path: "/functions/v1/__drip", agent: false, headers: { authorization: `Bearer ${tokens.aal2_enrolled}` } }, (res) => {
+            res.once("data", () => { req.destroy(); upstream.streams.release(); resolve(); });
+          });
+          req.on("error", () => resolve());
+          req.end();
+        });
+        const recovered = await recovers(async () => (await request(door.url, { path: "/rest/v1/todos", headers: [["authorization", `Bearer ${tokens.aal2_enrolled}`]] })).status === 200);
+        return { got: recovered ? "next request 200" : "front door stuck", forwarded: 1, recovered, ok: recovered };
+      } finally {
+        await door.close();
+      }
+    },
+  },
+];
+
+function projectClaims(base) {
+  const now = Math.floor(Date.now() / 1000);
+  return { iss: `${base}/auth/v1`, sub: "6f1c1b8e-0000-4000-8000-000000000010", aud: "authenticated", exp: now + 3600, iat: now, role: "authenticated", aal: "aal1", mfa_enrolled: false };
+}
+
+/**
+ * Runs every row against the front door `start` makes. Returns { rows, problems }: rows are
+ * { area, fault, expect, got, forwarded, recovered, ok }.
+ */
+export async function runFaultMatrix({ start, upstream, tokens }) {
+  const rows = [];
+  for (const row of FAULTS) {
+    resetUpstream(upstream);
+    let result;
+    try {
+      result = await row.run({ start, upstream, tokens });
+    } catch (e) {
+      result = { got: `threw: ${e.message}`, forwarded: "?", recovered: false, ok: false };
+    }
+    rows.push({ area: row.area, fault: row.fault, expect: row.expect, ...result });
+  }
+  resetUpstream(upstream);
+  const problems = rows.filter((r) => !r.ok).map((r) => `${r.area} / ${r.fault}: expected ${r.expect}; got ${r.got}, forwarded ${r.forwarded}, recovered ${r.recovered}`);
+  return { rows, problems };
+}
+
+/** The rows as a Markdown table (for README), one column of outcomes per front door. */
+export function faultTable(byDoor) {
+  const doors = Object.keys(byDoor);
+  const first = byDoor[doors[0]];
+  const lines = [`| area | fault | expected | ${doors.join(" | ")} |`, `|---|---|---|${doors.map(() => "---").join("|")}|`];
+  first.forEach((r, i) => lines.push(`| ${r.area} | ${r.fault} | ${r.expect} | ${doors.map((d) => `${byDoor[d][i].got}${byDoor[d][i].ok ? "" : " ✗"}`).join(" | ")} |`));
+  return lines.join("\n");
+}
