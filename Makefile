@@ -29,9 +29,9 @@ DENO = $(if $(wildcard node_modules/@deno/linux-x64-glibc/deno),$(CURDIR)/node_m
 export DENO_DIR := $(CURDIR)/.deno
 WASM_OUT := target/wasm32-unknown-unknown/release/aalgate.wasm
 
-.PHONY: test lint unit demo worker worker-selftest module fuzz tools-rust tools-wasm tools-node tools-pg test-worker test-deno test-sql test-supabase-cli test-package lint-wasm clean
+.PHONY: test lint unit demo worker worker-selftest module fuzz tools-rust tools-wasm tools-node tools-pg test-worker test-deno test-sql test-supabase-cli test-differential test-package lint-wasm clean
 
-test: tools-rust lint unit tools-pg test-sql test-supabase-cli tools-wasm tools-node lint-wasm worker worker-selftest module test-worker test-deno test-package
+test: tools-rust lint unit tools-pg test-sql test-supabase-cli test-differential tools-wasm tools-node lint-wasm worker worker-selftest module test-worker test-deno test-package
 
 # The Rust toolchain itself comes with the machine (rustup); we only check the parts we use.
 tools-rust:
@@ -77,6 +77,11 @@ test-sql: tools-pg tools-node
 test-supabase-cli: tools-node
 	$(CARGO) build --features cli
 	node --test tests/supabase-cli/
+
+# `aalgate verify` against panva/jose on ~700 mutated tokens (tests/differential/).
+test-differential: tools-node
+	$(CARGO) build --features cli
+	node --test tests/differential/
 
 lint:
 	$(CARGO) fmt --all -- --check
