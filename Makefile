@@ -29,7 +29,7 @@ DENO = $(if $(wildcard node_modules/@deno/linux-x64-glibc/deno),$(CURDIR)/node_m
 export DENO_DIR := $(CURDIR)/.deno
 WASM_OUT := target/wasm32-unknown-unknown/release/aalgate.wasm
 
-.PHONY: test lint unit demo worker worker-selftest module fuzz tools-rust tools-wasm tools-node tools-pg test-worker test-deno test-sql test-supabase-cli test-differential test-package lint-wasm clean
+.PHONY: test lint unit demo worker worker-selftest module fuzz tools-rust tools-wasm tools-node tools-pg test-worker test-deno test-sql test-supabase-cli test-differential test-package lint-wasm size soak clean
 
 test: tools-rust lint unit tools-pg test-sql test-supabase-cli test-differential tools-wasm tools-node lint-wasm worker worker-selftest module test-worker test-deno test-package
 
@@ -116,6 +116,14 @@ module: tools-wasm
 	$(CARGO_BIN)/wasm-bindgen --target web --out-dir pkg/web --out-name aalgate $(WASM_OUT)
 	$(CARGO_BIN)/wasm-bindgen --target experimental-nodejs-module --out-dir pkg/node --out-name aalgate $(WASM_OUT)
 
+# Raw, gzip and brotli sizes of both wasm builds, and their largest sections (bench/size.mjs).
+size: worker module
+	node bench/size.mjs
+
+# The soak (bench/soak.mjs): MINUTES (default 10) of load on the Rust Worker in workerd, JWKS rotating.
+soak: worker tools-node
+	node bench/soak.mjs $(or $(MINUTES),10)
+
 # Node runs the workerd and Node front doors (tests/runtime/*.test.mjs), Deno its own runner. The
 # tests start build/ (run `make worker module` first) and, for the selftest endpoints, build-selftest/.
 test-worker: worker-selftest
@@ -140,6 +148,9 @@ fuzz:
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run token_parse corpus/token_parse -- -max_total_time=$(FUZZ_SECONDS)
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run jwks_import corpus/jwks_import -- -max_total_time=$(FUZZ_SECONDS)
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run realtime_frame corpus/realtime_frame -- -max_total_time=$(FUZZ_SECONDS)
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run config_load corpus/config_load -- -max_total_time=$(FUZZ_SECONDS)
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run path_normalize corpus/path_normalize -- -max_total_time=$(FUZZ_SECONDS)
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run credentials corpus/credentials -- -max_total_time=$(FUZZ_SECONDS)
 
 clean:
 	$(CARGO) clean

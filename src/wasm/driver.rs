@@ -8,12 +8,16 @@ use super::{fetch, now, webcrypto};
 use crate::error::{Code, Error};
 use crate::gate::enrollment::MAX_USER_BYTES;
 use crate::gate::{Gate, Outcome, Request, Verdict};
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use std::cell::RefCell;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
 /// Most I/O rounds one request may take (missing keys, expired keys, a signature check, a lookup, …).
 const MAX_ROUNDS: usize = 8;
+
+/// Longest pause between two looks at the store while waiting for another request's fetch or lookup.
+const MAX_POLL_MS: u32 = 80;
 
 /// Resolves after `ms` on this request's own timer.
 async fn sleep(ms: u32) {
@@ -54,6 +58,7 @@ pub async fn resolve(gate: &RefCell<Gate>, req: &Request<'_>, first: Outcome) ->
         .max(timeout_ms)
         .saturating_add(3000);
     let mut rounds = 0;
+    let mut waits = 0u32;
     let mut gave_up = Code::JwksUnavailable;
     let mut outcome = first;
     loop {
@@ -61,8 +66,18 @@ pub async fn resolve(gate: &RefCell<Gate>, req: &Request<'_>, first: Outcome) ->
         match outcome {
             Outcome::Done(verdict) => return verdict,
             Outcome::FetchKeys(urls) => {
-                for (url, _) in urls {
-                    match fetch::fetch_jwks(&url, timeout_ms).await {
+                // All at once, each reported as it lands: every URL was marked in flight when handed
+                // out, so one slow endpoint must neither outlast the others' marks nor hold back the
+                // requests waiting for a fast one.
+                let mut fetches: FuturesUnordered<_> = urls
+                    .into_iter()
+                    .map(|(url, _)| async move {
+                        let result = fetch::fetch_jwks(&url, timeout_ms).await;
+                        (url, result)
+                    })
+                    .collect();
+                while let Some((url, result)) = fetches.next().await {
+                    match result {
                         Ok((body, max_age)) => {
                             let result = gate.borrow_mut().jwks_fetched(&url, &body, max_age, now);
                             if let Err(e) = result {
@@ -96,6 +111,13 @@ pub async fn resolve(gate: &RefCell<Gate>, req: &Request<'_>, first: Outcome) ->
             }
             Outcome::Wait(ms, code) => {
                 gave_up = code;
+                // The gate's poll interval, doubled on each wait up to MAX_POLL_MS: a burst of
+                // waiters (unknown `kid`s during a slow fetch) would otherwise re-decide every few ms
+                // on a single-threaded runtime, while a fetch that lands early is seen soon.
+                let ms = ms
+                    .saturating_mul(1 << waits.min(4))
+                    .min(MAX_POLL_MS.max(ms));
+                waits += 1;
                 if wait_budget_ms < ms {
                     break;
                 }

@@ -9,7 +9,8 @@
 //
 // Time is not injected here (real runtimes): recovery is waited for by polling until it shows, with a
 // bound that only turns a gate that never recovers into a named failure. Timeouts and cooldowns are
-// configured short (300 ms, 1 s) so the waits stay small.
+// configured short (1 s each; the slow faults take 2.5 s) so the waits stay small, yet long enough
+// that a loaded machine does not turn a healthy answer into a timeout.
 import http from "node:http";
 import net from "node:net";
 import { Buffer } from "node:buffer";
@@ -29,6 +30,19 @@ function codeOf(res) {
 /** Requests that reached the project (not the JWKS endpoint, not the gate's own Auth lookups). */
 function projectHits(upstream) {
   return upstream.received.filter((r) => !r.url.startsWith("/auth/v1/.well-known") && r.url !== "/auth/v1/user" && !r.aborted).length;
+}
+
+/** GET /rest/v1/todos through `door` with `token` (and `extra` headers). */
+const todos = (door, token, extra = []) => request(door.url, { path: "/rest/v1/todos", headers: [...extra, ["authorization", `Bearer ${token}`]] });
+
+/** Runs `fn(door)` with a front door started for `config`, closed afterwards. */
+async function withDoor(start, config, fn) {
+  const door = await start(config);
+  try {
+    return await fn(door);
+  } finally {
+    await door.close();
+  }
 }
 
 /** Polls `probe` until it returns true; false if it never does within the bound. */
@@ -62,7 +76,7 @@ function resetUpstream(upstream) {
 const remoteKeys = (upstream, keys = {}) => ({
   supabase_url: upstream.url,
   require_aal2_for_enrolled: true,
-  keys: { jwks_url: `${upstream.url}/auth/v1/.well-known/jwks.json`, jwks_timeout_ms: 300, jwks_refetch_cooldown: 1, ...keys },
+  keys: { jwks_url: `${upstream.url}/auth/v1/.well-known/jwks.json`, jwks_timeout_ms: 1000, jwks_refetch_cooldown: 1, ...keys },
 });
 const localKeys = (supabaseUrl, extra = {}) => ({ supabase_url: supabaseUrl, require_aal2_for_enrolled: true, keys: { jwks: { keys: [PROJECT_KEY] } }, ...extra });
 
@@ -77,7 +91,7 @@ const jwksFault = (fault, inject, heal) => ({
     const door = await start(remoteKeys(upstream, refused ? { jwks_url: `http://127.0.0.1:${refused}/jwks.json` } : {}));
     let server;
     try {
-      const ask = () => request(door.url, { path: "/rest/v1/todos", headers: [["authorization", `Bearer ${tokens.aal2_enrolled}`]] });
+      const ask = () => todos(door, tokens.aal2_enrolled);
       const before = projectHits(upstream);
       const res = await unlessHung(ask(), fault);
       const forwarded = projectHits(upstream) - before;
@@ -98,18 +112,15 @@ const authFault = (fault, inject) => ({
   area: "Auth /user", fault, expect: "503 enrollment_unavailable, 0 forwarded, recovers",
   async run({ start, upstream, tokens }) {
     inject(upstream);
-    const door = await start(localKeys(upstream.url, { enrollment: { api_timeout_ms: 300 } }));
-    try {
-      const ask = () => request(door.url, { path: "/rest/v1/todos", headers: [["apikey", fixtures.api_keys.publishable], ["authorization", `Bearer ${tokens.lk_missing_not}`]] });
+    return withDoor(start, localKeys(upstream.url, { enrollment: { api_timeout_ms: 1000 } }), async (door) => {
+      const ask = () => todos(door, tokens.lk_missing_not, [["apikey", fixtures.api_keys.publishable]]);
       const before = projectHits(upstream);
       const res = await unlessHung(ask(), fault);
       const forwarded = projectHits(upstream) - before;
       resetUpstream(upstream);
       const recovered = await recovers(async () => (await ask()).status === 200);
       return { got: `${res.status} ${codeOf(res)}`, forwarded, recovered, ok: res.status === 503 && codeOf(res) === "enrollment_unavailable" && forwarded === 0 && recovered };
-    } finally {
-      await door.close();
-    }
+    });
   },
 });
 
@@ -130,33 +141,29 @@ async function faultRequest(door, tokens, kind, { method = "GET", body } = {}) {
 const projectFault = (fault, expect, kind, check, options) => ({
   area: "project", fault, expect,
   async run({ start, upstream, tokens }) {
-    const door = await start(localKeys(upstream.url));
-    try {
+    return withDoor(start, localKeys(upstream.url), async (door) => {
       const before = upstream.received.filter((r) => r.fault).length;
       const out = await faultRequest(door, tokens, kind, options);
       const forwarded = upstream.received.filter((r) => r.fault).length - before;
-      const recovered = await recovers(async () => (await request(door.url, { path: "/rest/v1/todos", headers: [["authorization", `Bearer ${tokens.aal2_enrolled}`]] })).status === 200);
+      const recovered = await recovers(async () => (await todos(door, tokens.aal2_enrolled)).status === 200);
       const got = out.dropped ? "connection dropped" : out.cut ? `${out.status}, body cut at ${out.bytes} B` : `${out.status} ${out.code}`.trim();
       return { got, forwarded, recovered, ok: check(out) && forwarded === 1 && recovered };
-    } finally {
-      await door.close();
-    }
+    });
   },
 });
 
 export const FAULTS = [
   jwksFault("refused (nothing listens)", "refused"),
   jwksFault("connection reset, no answer", (u) => (u.jwks.reset = true), (u) => (u.jwks.reset = false)),
-  jwksFault("slower than its timeout", (u) => (u.jwks.delayMs = 1000), (u) => (u.jwks.delayMs = 0)),
+  jwksFault("slower than its timeout", (u) => (u.jwks.delayMs = 2500), (u) => (u.jwks.delayMs = 0)),
   jwksFault("500", (u) => (u.jwks.status = 500), (u) => (u.jwks.status = 200)),
   jwksFault("200, not JSON", (u) => (u.jwks.body = "<html>"), (u) => (u.jwks.body = jwksOf(PROJECT_KEY))),
   jwksFault("oversize (70 KiB)", (u) => (u.jwks.body = JSON.stringify({ keys: [PROJECT_KEY], pad: "x".repeat(70 * 1024) })), (u) => (u.jwks.body = jwksOf(PROJECT_KEY))),
   {
     area: "JWKS", fault: "keys rotated mid-traffic (new kid in, old kid out)", expect: "new kid 200 after one refetch; old kid 401 key_unknown",
     async run({ start, upstream, tokens }) {
-      const door = await start(remoteKeys(upstream));
-      try {
-        const ask = (t) => request(door.url, { path: "/rest/v1/todos", headers: [["authorization", `Bearer ${t}`]] });
+      return withDoor(start, remoteKeys(upstream), async (door) => {
+        const ask = (t) => todos(door, t);
         const first = await ask(tokens.aal2_enrolled);
         upstream.jwks.body = jwksOf(ROTATED_KEY);
         const now = Math.floor(Date.now() / 1000);
@@ -168,22 +175,19 @@ export const FAULTS = [
         const old = await ask(tokens.aal2_enrolled);
         const got = `new kid ${recovered ? 200 : "never 200"}; old kid ${old.status} ${codeOf(old)}`;
         return { got, forwarded: "-", recovered, ok: first.status === 200 && recovered && old.status === 401 && codeOf(old) === "key_unknown" };
-      } finally {
-        await door.close();
-      }
+      });
     },
   },
   {
     area: "JWKS", fault: "flapping (500 / 200 by turns) with keys cached", expect: "every request 200 (stale keys within their bound), refetched meanwhile",
     async run({ start, upstream, tokens }) {
       upstream.jwks.cacheControl = "public, max-age=1";
-      const door = await start(remoteKeys(upstream, { jwks_max_stale: 30 }));
-      try {
+      return withDoor(start, remoteKeys(upstream, { jwks_max_stale: 30 }), async (door) => {
         // A new user each time: a cached token would not need the keys again.
         let i = 0;
         const ask = async () => {
           const t = await signEs256({ alg: "ES256", typ: "JWT", kid: PROJECT_KEY.kid }, { ...projectClaims(upstream.url), sub: `6f1c1b8e-0000-4000-8000-${String(++i).padStart(12, "0")}` }, fixtures.keys.issuer);
-          return request(door.url, { path: "/rest/v1/todos", headers: [["authorization", `Bearer ${t}`]] });
+          return todos(door, t);
         };
         const statuses = [(await ask()).status];
         // From now on the endpoint fails every other time it is asked.
@@ -197,18 +201,15 @@ export const FAULTS = [
         // max-age 1 s, cooldown 1 s: over 3 s the keys were refetched (some of those fetches failed).
         const hits = upstream.jwks.hits;
         return { got: `${statuses.length - failing} of ${statuses.length} 200, ${hits} JWKS fetches`, forwarded: "-", recovered: true, ok: failing === 0 && hits >= 3 };
-      } finally {
-        await door.close();
-      }
+      });
     },
   },
   {
     area: "JWKS", fault: "down past the stale bound (max-age 1 s, max_stale 1 s)", expect: "200 while fresh or stale, then 503 jwks_unavailable (0 forwarded), recovers",
     async run({ start, upstream, tokens }) {
       upstream.jwks.cacheControl = "public, max-age=1";
-      const door = await start(remoteKeys(upstream, { jwks_max_stale: 1 }));
-      try {
-        const ask = () => request(door.url, { path: "/rest/v1/todos", headers: [["authorization", `Bearer ${tokens.aal2_enrolled}`]] });
+      return withDoor(start, remoteKeys(upstream, { jwks_max_stale: 1 }), async (door) => {
+        const ask = () => todos(door, tokens.aal2_enrolled);
         const first = await ask();
         upstream.jwks.status = 500;
         let refusal;
@@ -220,13 +221,11 @@ export const FAULTS = [
         const recovered = await recovers(async () => (await ask()).status === 200);
         const got = `${first.status}, then ${refusal ? `${refusal.status} ${codeOf(refusal)}` : "never refused"}`;
         return { got, forwarded, recovered, ok: first.status === 200 && bounded && again.status === 503 && codeOf(again) === "jwks_unavailable" && forwarded === 0 && recovered };
-      } finally {
-        await door.close();
-      }
+      });
     },
   },
   authFault("connection reset, no answer", (u) => (u.auth.fault = "reset")),
-  authFault("slower than enrollment.api_timeout_ms", (u) => (u.auth.delayMs = 1000)),
+  authFault("slower than enrollment.api_timeout_ms", (u) => (u.auth.delayMs = 2500)),
   authFault("200, not JSON", (u) => (u.auth.fault = "garbage")),
   authFault("502", (u) => (u.auth.fault = 502)),
   {
@@ -237,7 +236,7 @@ export const FAULTS = [
       const tokenFor = await signEs256({ alg: "ES256", typ: "JWT", kid: PROJECT_KEY.kid }, projectClaims(`http://127.0.0.1:${port}`), fixtures.keys.issuer);
       let server;
       try {
-        const ask = () => request(door.url, { path: "/rest/v1/todos", headers: [["authorization", `Bearer ${tokenFor}`]] });
+        const ask = () => todos(door, tokenFor);
         const res = await unlessHung(ask(), "project refused");
         server = await serveOn(port, (_q, r) => r.end("up"));
         const recovered = await recovers(async () => (await ask()).status === 200);
@@ -255,8 +254,7 @@ export const FAULTS = [
   {
     area: "client", fault: "aborts mid-upload", expect: "the project sees an aborted request, never a complete one; next request 200",
     async run({ start, upstream, tokens }) {
-      const door = await start(localKeys(upstream.url));
-      try {
+      return withDoor(start, localKeys(upstream.url), async (door) => {
         upstream.streams.reset();
         const path = "/functions/v1/__stream-upload";
         const before = upstream.received.filter((r) => r.url === path).length;
@@ -271,19 +269,16 @@ export const FAULTS = [
         const settled = await recovers(async () => upstream.received.filter((r) => r.url === path).length > before);
         const seen = upstream.received.filter((r) => r.url === path).slice(before);
         const complete = seen.filter((r) => !r.aborted).length;
-        const recovered = await recovers(async () => (await request(door.url, { path: "/rest/v1/todos", headers: [["authorization", `Bearer ${tokens.aal2_enrolled}`]] })).status === 200);
+        const recovered = await recovers(async () => (await todos(door, tokens.aal2_enrolled)).status === 200);
         const got = `project saw ${seen.length - complete} aborted, ${complete} complete`;
         return { got, forwarded: seen.length, recovered, ok: settled && complete === 0 && recovered };
-      } finally {
-        await door.close();
-      }
+      });
     },
   },
   {
     area: "client", fault: "aborts mid-download", expect: "the front door keeps serving; next request 200",
     async run({ start, upstream, tokens }) {
-      const door = await start(localKeys(upstream.url));
-      try {
+      return withDoor(start, localKeys(upstream.url), async (door) => {
         upstream.streams.reset();
         const target = new URL(door.url);
         await new Promise((resolve) => {
@@ -293,11 +288,9 @@ export const FAULTS = [
           req.on("error", () => resolve());
           req.end();
         });
-        const recovered = await recovers(async () => (await request(door.url, { path: "/rest/v1/todos", headers: [["authorization", `Bearer ${tokens.aal2_enrolled}`]] })).status === 200);
+        const recovered = await recovers(async () => (await todos(door, tokens.aal2_enrolled)).status === 200);
         return { got: recovered ? "next request 200" : "front door stuck", forwarded: 1, recovered, ok: recovered };
-      } finally {
-        await door.close();
-      }
+      });
     },
   },
 ];
