@@ -62,6 +62,10 @@ const remint = () => {
 remint();
 
 // The rotation: standby published → (ROTATE_S / 2) signing switches → (ROTATE_S / 2) old withdrawn.
+// The switch must come later than the gate's refetch cooldown (30 s) after the standby appears: a gate
+// that fetched just before it would otherwise refuse the new kid until its cooldown ends (by design:
+// unknown kids refetch at most once per cooldown). Supabase's own rotation waits far longer.
+if (ROTATE_S / 2 <= 30) console.warn(`rotate-every ${ROTATE_S} s: the switch comes within the 30 s refetch cooldown; expect key_unknown refusals right after it`);
 const rotations = [];
 const rotation = setInterval(() => {
   const standby = newKey(++generation);

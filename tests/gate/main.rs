@@ -6,6 +6,7 @@ mod common;
 
 mod cli_tokens;
 mod config;
+mod credential_bytes;
 mod enrollment;
 mod enrollment_lookup;
 mod forwarding;

@@ -159,7 +159,11 @@ pub(crate) fn unwrap_key(value: &str) -> &str {
     {
         v = inner.trim();
     }
-    if v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ") {
+    // `get`, not indexing: the 8th byte may fall inside a character of a client's value.
+    if v.len() > 7
+        && v.get(..7)
+            .is_some_and(|p| p.eq_ignore_ascii_case("bearer "))
+    {
         v = v[7..].trim();
     }
     v
