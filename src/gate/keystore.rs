@@ -9,7 +9,8 @@
 //! - a failed fetch is not retried before the cooldown either;
 //! - one fetch per JWKS in flight: while a fetch of missing keys (or one for an unknown `kid`) runs,
 //!   other requests that need it are told to wait ([`Due::Wait`]) and read the store afterwards, so
-//!   50 concurrent first requests make one fetch. The mark expires after the fetch timeout (an adapter
+//!   50 concurrent first requests make one fetch; while expired keys are refreshed, requests keep
+//!   using them, and only a token whose `kid` they lack waits for the refresh. The mark expires after the fetch timeout (an adapter
 //!   that never reported does not block the JWKS), and the next request fetches itself.
 
 use crate::alg::Algorithm;
@@ -83,7 +84,8 @@ impl Remote {
 
     /// Marks a fetch as handed out: in flight until its timeout (a whole second more: `now` has
     /// one-second steps). The cooldown starts only when it reports a failure (missing keys: a lost
-    /// fetch must not keep a key-less store from trying again) or, for an unknown `kid`, at once.
+    /// fetch must not keep a key-less store from trying again) or, for an unknown `kid` or expired
+    /// keys, at once.
     fn start(&mut self, now: u64, timing: &JwksTiming) {
         self.in_flight_until = Some(now.saturating_add(timing.in_flight_span()));
     }
@@ -188,7 +190,10 @@ impl KeyStore {
                     fetch.push((r.url.clone(), FetchReason::Missing));
                 }
                 Some(_) if now >= r.fresh_until => {
+                    // In flight too: a token whose `kid` the stale set lacks (a rotation's first
+                    // tokens) waits for this refresh instead of being refused within the cooldown.
                     r.last_attempt = Some(now);
+                    r.start(now, &timing);
                     fetch.push((r.url.clone(), FetchReason::Expired));
                 }
                 Some(_) => {}

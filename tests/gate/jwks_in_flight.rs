@@ -205,3 +205,33 @@ fn a_clock_stepping_back_does_not_stretch_an_in_flight_mark() {
         Outcome::FetchKeys(_)
     ));
 }
+
+#[test]
+fn a_new_kid_during_the_refresh_of_expired_keys_waits_for_it_and_passes() {
+    // Found by the soak (bench/soak.mjs): signing switched to a standby key while the gate's keys were
+    // past max-age; the first request refreshed them (expired, not missing), and the others with the
+    // new kid were refused key_unknown within the cooldown instead of waiting for that refresh.
+    let old = es256_key(11);
+    let new = es256_key(12);
+    let mut gate = gate_with_fetched_key(&old);
+    let later = NOW + 700; // past max-age 600, within max_stale
+    let refresher = user_token(&old, "k1", false, "aal1");
+    let rotated = fifty_users(&new, "k2");
+    match decide(&mut gate, &refresher, later) {
+        Outcome::FetchKeys(urls) => {
+            assert_eq!(urls, vec![(JWKS_URL.to_owned(), FetchReason::Expired)])
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(burst(&mut gate, &rotated, later), (0, 50));
+    gate.jwks_fetched(
+        JWKS_URL,
+        &jwks_of(&[es256_jwk(&old, "k1"), es256_jwk(&new, "k2")]),
+        Some(600),
+        later,
+    )
+    .unwrap();
+    for t in &rotated {
+        assert_eq!(code(&done(decide(&mut gate, t, later))), "forward");
+    }
+}
