@@ -128,7 +128,7 @@ export function bind(runtime) {
      */
     protect(handler, { preflight = "answer" } = {}) {
       return async (request, ...rest) => {
-        const decision = await this.check(request);
+        const decision = await keptAlive(this.check(request), rest);
         this.#log(decision.log);
         if (!decision.allowed) return decision.response;
         if (decision.preflight && preflight !== "handler") return this.#preflightAnswer(request);
@@ -155,14 +155,14 @@ export function bind(runtime) {
      */
     proxy(upstreamUrl) {
       const upstream = checkUpstream(upstreamUrl);
-      return async (request, info) => {
+      return async (request, info, ...rest) => {
         if (!isRequest(request)) throw new TypeError("aalgate: the proxy handler needs a Request");
         const clientIp = this.#clientIp(request, info);
         if (clientIp === undefined && !this.#warnedNoClientIp) {
           this.#warnedNoClientIp = true;
           console.warn("aalgate: the runtime reports no client address; X-Forwarded-For / Sb-Forwarded-For are not sent, so Supabase Auth rate-limits all clients as one (pass clientIp to createGate)");
         }
-        const [response, log] = await this.#inner.proxy(request, clientIp, upstream, runtime.decodesBodies, runtime.websockets, this.#log, runtime.send);
+        const [response, log] = await keptAlive(this.#inner.proxy(request, clientIp, upstream, runtime.decodesBodies, runtime.websockets, this.#log, runtime.send), [info, ...rest]);
         this.#log(log);
         // A 101 is the runtime's own upgrade answer (Deno.upgradeWebSocket): returned as it is.
         return runtime.decodesBodies && response.status !== 101 ? cleanResponse(response) : response;
@@ -188,6 +188,19 @@ export function bind(runtime) {
   }
 
   return { createGate, createGateFromEnv };
+}
+
+/**
+ * `work`, handed to the `waitUntil` of a Workers `ctx` among a handler's extra arguments
+ * (`(request, env, ctx)`): Workers cancel a request's pending I/O when its client leaves, and a JWKS
+ * fetch or Auth lookup this request holds in flight for every other request must still land (else
+ * the others wait out its mark, and a rotation's new tokens are refused until the refetch cooldown
+ * ends). Elsewhere nothing cancels it, and nothing is done.
+ */
+function keptAlive(work, args) {
+  const ctx = args.find((a) => typeof a?.waitUntil === "function");
+  ctx?.waitUntil(Promise.resolve(work).catch(() => {}));
+  return work;
 }
 
 /**

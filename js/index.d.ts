@@ -64,8 +64,11 @@ export interface AalGate {
    * A fetch handler forwarding allowed requests to the project. Realtime's WebSocket
    * (`/realtime/v1/websocket`) is relayed with every client frame judged in workerd and Deno (each
    * judged frame's decision line goes to the `log` option); in Node upgrades answer 501.
+   * In a Worker pass `(request, env, ctx)`: the decision's I/O then runs under `ctx.waitUntil`, so a
+   * JWKS fetch other requests wait for still lands when this request's client leaves (also for
+   * `protect`'s handler).
    */
-  proxy(upstreamUrl?: string): (request: Request, info?: unknown) => Promise<Response>;
+  proxy(upstreamUrl?: string): (request: Request, info?: unknown, ctx?: { waitUntil(p: Promise<unknown>): void }) => Promise<Response>;
 }
 
 /** Throws an Error naming the configuration field (or option) at fault. */

@@ -87,7 +87,7 @@ fn log(verdict: &Verdict, started: Option<f64>) {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     #[cfg(feature = "selftest")]
     if let Some(endpoint) = selftest::endpoint(&req, &env) {
         return selftest::serve(endpoint, req, &env).await;
@@ -98,13 +98,20 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         Err(e) => return respond(&crate::wasm::answers::config_invalid(&e, CONFIG_HINT)),
     };
     let url = req.url()?;
-    let judged = JudgedRequest::new(
+    let judged = Rc::new(JudgedRequest::new(
         req.inner().method(),
         url.path().to_owned(),
         url.query().unwrap_or("").to_owned(),
         req.headers().entries().collect(),
-    );
-    let verdict = judged.decide(&state.gate).await;
+    ));
+    let host: Rc<dyn GateHost> = state.clone();
+    // The decision's I/O outlives a client that leaves (see `decide_kept`).
+    let keep_alive = |task: js_sys::Promise| {
+        ctx.wait_until(async move {
+            let _ = wasm_bindgen_futures::JsFuture::from(task).await;
+        })
+    };
+    let verdict = Rc::clone(&judged).decide_kept(host, keep_alive).await;
     log(&verdict, started);
     match &verdict.decision {
         Decision::Reject(r) | Decision::Answer(r) => respond(r),

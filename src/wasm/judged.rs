@@ -3,10 +3,15 @@
 //! a `Connection` header names) runs when the request is built, before any decision: the gate judges
 //! exactly the headers the upstream will receive.
 
+use crate::error::{Code, Error};
 use crate::gate::forwarding::forwardable_headers;
-use crate::gate::{Gate, Request, Verdict};
+use crate::gate::{Gate, Outcome, Request, Verdict};
 use crate::wasm::driver;
+use crate::wasm::relay::GateHost;
 use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
 /// A request's method, path, query and its forwardable headers, owned.
 pub struct JudgedRequest {
@@ -84,6 +89,55 @@ impl JudgedRequest {
     pub async fn decide(&self, gate: &RefCell<Gate>) -> Verdict {
         let view = self.view();
         driver::decide(gate, &view.request()).await
+    }
+
+    /// Decides the request like [`JudgedRequest::decide`], for a runtime that cancels a request's
+    /// pending I/O when its client leaves (Workers cancel all but `ctx.waitUntil` work). A JWKS fetch
+    /// or Auth lookup handed to this request is marked in flight for every other request, and the
+    /// unknown-kid cooldown starts at hand-out: cancelled, the fetch would never report, so the
+    /// others would wait out its mark and a rotation's new tokens be refused until the cooldown
+    /// ends, on demand for anyone who opens and drops connections. So everything after the first
+    /// step runs as a task of its own, handed to `keep_alive` (`ctx.waitUntil`), and this request
+    /// awaits that task. The first step needs no task: most decisions end there (cached tokens).
+    pub async fn decide_kept(
+        self: Rc<Self>,
+        host: Rc<dyn GateHost>,
+        keep_alive: impl FnOnce(js_sys::Promise),
+    ) -> Verdict {
+        let first = {
+            let view = self.view();
+            let outcome = host
+                .gate()
+                .borrow_mut()
+                .decide(&view.request(), super::now());
+            match outcome {
+                Outcome::Done(verdict) => return verdict,
+                other => other,
+            }
+        };
+        let slot = Rc::new(RefCell::new(None));
+        let task = {
+            let (slot, host, judged) = (Rc::clone(&slot), Rc::clone(&host), Rc::clone(&self));
+            async move {
+                let view = judged.view();
+                let verdict = driver::resolve(host.gate(), &view.request(), first).await;
+                *slot.borrow_mut() = Some(verdict);
+                Ok(JsValue::UNDEFINED)
+            }
+        };
+        let promise = future_to_promise(task);
+        keep_alive(promise.clone());
+        let _ = JsFuture::from(promise).await;
+        let verdict = slot.borrow_mut().take();
+        // The task always fills the slot before it resolves; fail closed if it ever did not.
+        verdict.unwrap_or_else(|| {
+            let view = self.view();
+            let lost = Error::new(
+                Code::JwksUnavailable,
+                "decision task ended without a verdict",
+            );
+            host.gate().borrow().reject_now(&lost, &view.request())
+        })
     }
 }
 

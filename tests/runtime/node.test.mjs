@@ -102,6 +102,26 @@ test("check in a Hono app (examples/hono)", async () => {
   assert.deepEqual(await ok.json(), { sub: fixtures.tokens.aal2_enrolled.claims.sub });
 });
 
+test("proxy and protect hand their work to a Workers ctx.waitUntil when given (request, env, ctx)", async () => {
+  const gate = createGate(configs.main, quiet);
+  const kept = [];
+  const ctx = { waitUntil: (p) => kept.push(p) };
+  const req = () => new Request(`${upstream.url}/rest/v1/todos`, { headers: bearer("aal2_enrolled") });
+  const proxied = await gate.proxy()(req(), {}, ctx);
+  assert.equal(proxied.status, 200);
+  const handled = await gate.protect(() => new Response("mine"))(req(), {}, ctx);
+  assert.equal(await handled.text(), "mine");
+  assert.equal(kept.length, 2);
+  for (const p of kept) assert.ok(p instanceof Promise);
+  // Refusals too (the decision may have fetched), and a rejected work never rejects what is kept.
+  const refused = await gate.proxy()(new Request(`${upstream.url}/rest/v1/todos`, { headers: { authorization: "Bearer x.y.z" } }), {}, ctx);
+  assert.equal(refused.status, 401);
+  assert.equal(kept.length, 3);
+  await Promise.all(kept);
+  // Without a ctx (Node, Deno), nothing is asked of the arguments.
+  assert.equal((await gate.proxy()(req())).status, 200);
+});
+
 test("configuration errors are JS Errors naming the field", () => {
   const cases = [
     [{ supabase_url: "https://x.supabase.co", bogus: 1 }, /field `bogus`/],

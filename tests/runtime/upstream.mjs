@@ -56,6 +56,7 @@ export async function startUpstream({ authUsers = {}, apiKeys } = {}) {
         jwks.hits++;
         received.push(record);
         const send = () => {
+          jwks.answered = (jwks.answered ?? 0) + 1;
           if (jwks.redirect) { res.writeHead(302, { location: jwks.redirect }); return res.end(); }
           if (jwks.reset) return res.socket.destroy();
           // `flap`: the endpoint fails every other time it is asked.
