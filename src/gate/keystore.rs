@@ -130,6 +130,19 @@ struct IssuerKeys {
     remote: Option<Remote>,
 }
 
+impl IssuerKeys {
+    /// Its configured keys, then its fetched keys while they are usable at `now`.
+    fn sets(&self, now: u64) -> impl Iterator<Item = (&str, &KeySet)> {
+        let remote = self
+            .remote
+            .as_ref()
+            .filter(|r| now < r.usable_until)
+            .and_then(|r| r.keys.as_ref());
+        std::iter::once((self.issuer.as_str(), &self.local))
+            .chain(remote.map(|k| (self.issuer.as_str(), k)))
+    }
+}
+
 /// Why a fetch is due.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FetchReason {
@@ -177,10 +190,14 @@ impl KeyStore {
     /// requests arriving while it runs keep using the stale keys. Missing keys another request is
     /// already fetching are not waited for here: a token whose key is elsewhere goes on, and one that
     /// needs them finds no key and waits in [`KeyStore::due_for_unknown_kid`].
-    pub fn due(&mut self, now: u64) -> Due {
+    ///
+    /// Only the JWKS of the issuer the token claims count ([`KeyStore::claimed_issuer`]): another
+    /// issuer's missing or expired keys are fetched for its own tokens, so its slow endpoint never
+    /// holds up the project's.
+    pub fn due(&mut self, now: u64, claimed_iss: Option<&str>) -> Due {
         let timing = self.timing;
         let mut fetch = Vec::new();
-        for r in self.issuers.iter_mut().filter_map(|i| i.remote.as_mut()) {
+        for r in self.remotes_for(claimed_iss) {
             if r.in_flight(now, &timing) || r.cooling(now, &timing) {
                 continue;
             }
@@ -320,22 +337,26 @@ impl KeyStore {
     }
 
     fn sets(&self, now: u64) -> impl Iterator<Item = (&str, &KeySet)> {
-        self.issuers.iter().flat_map(move |i| {
-            let remote = i
-                .remote
-                .as_ref()
-                .filter(|r| now < r.usable_until)
-                .and_then(|r| r.keys.as_ref());
-            std::iter::once((i.issuer.as_str(), &i.local))
-                .chain(remote.map(|k| (i.issuer.as_str(), k)))
-        })
+        self.issuers.iter().flat_map(move |i| i.sets(now))
     }
 
-    /// Selects the key for a token across all issuers (rules of [`KeySet::select`]) and returns it with
-    /// its issuer: the token's `iss` must then equal that issuer, so one issuer's key can never vouch for
-    /// another issuer's tokens. When several issuers have a fitting key (colliding `kid`s), the token's
-    /// unverified `iss` picks the issuer (no `iss`: the first, the project's), so another issuer's key
-    /// set cannot take this one down; the binding is still enforced after verification.
+    /// The issuer a compact JWS claims (unverified `iss`), as [`KeyStore::due`] and
+    /// [`KeyStore::due_for_unknown_kid`] take it. With one issuer every token can only need its keys,
+    /// so the payload is not read (`None` stands for the first issuer).
+    pub fn claimed_issuer(&self, token: &str) -> Option<String> {
+        match self.issuers.len() {
+            1 => None,
+            _ => crate::dangerous::peek_issuer(token),
+        }
+    }
+
+    /// Selects the key for a token (rules of [`KeySet::select`]) among the key sets of the issuer its
+    /// unverified `iss` names (no `iss`: the first issuer, the project's) and returns it with that
+    /// issuer; `verify::validate_claims` then binds the verified `iss` to it, so one issuer's key can
+    /// never vouch for another's tokens. Only that issuer's sets are looked at: another issuer's
+    /// set (a partner's JWKS, run by a third party) holding the project's `kid` twice, or the `kid`
+    /// of the project's next key, must neither make the project's tokens ambiguous nor verify them
+    /// with its key and so hide the unknown `kid` that should trigger the project's refetch.
     pub fn select(
         &self,
         alg: Algorithm,
@@ -343,36 +364,40 @@ impl KeyStore {
         payload: &[u8],
         now: u64,
     ) -> Result<(&KeyEntry, &str)> {
-        let mut found: Vec<(&KeyEntry, &str)> = Vec::new();
-        let mut ambiguous = None;
-        for (issuer, set) in self.sets(now) {
+        // With one issuer every token can only be its: the payload is not read for it.
+        let claimed = match self.issuers.len() {
+            1 => None,
+            _ => crate::dangerous::peek_claim(payload, "iss"),
+        };
+        let claimed = claimed.as_deref();
+        let mut vouching = self
+            .issuers
+            .iter()
+            .enumerate()
+            .filter(|(n, i)| could_vouch(*n, &i.issuer, claimed))
+            .peekable();
+        if vouching.peek().is_none() {
+            return Err(Error::new(
+                Code::IssuerMismatch,
+                "the token's `iss` is not an issuer this gate accepts",
+            ));
+        }
+        let mut found = None;
+        for (issuer, set) in vouching.flat_map(|(_, i)| i.sets(now)) {
             match set.select(alg, kid) {
-                Ok(entry) => found.push((entry, issuer)),
-                Err(e) if e.code() == Code::KeyAmbiguous => ambiguous = Some(e),
+                // Its configured keys and its JWKS both fit: the token cannot say which.
+                Ok(_) if found.is_some() => {
+                    return Err(Error::new(
+                        Code::KeyAmbiguous,
+                        format!("several {alg} keys of the issuer fit this token"),
+                    ))
+                }
+                Ok(entry) => found = Some((entry, issuer)),
+                Err(e) if e.code() == Code::KeyAmbiguous => return Err(e),
                 Err(_) => {}
             }
         }
-        if let Some(e) = ambiguous {
-            return Err(e);
-        }
-        if found.len() > 1 {
-            // A token without `iss` (the Supabase CLI's service tokens) can only be the first
-            // issuer's, the project's: only its keys may vouch for such a token (see
-            // `verify::validate_claims`), so another issuer's colliding `kid` must not hide them.
-            let claimed = crate::dangerous::peek_claim(payload, "iss");
-            let wanted = claimed
-                .as_deref()
-                .or(self.issuers.first().map(|i| i.issuer.as_str()));
-            found.retain(|(_, issuer)| Some(*issuer) == wanted);
-        }
-        match found.as_slice() {
-            [one] => Ok(*one),
-            [] => Err(crate::keys::set::key_unknown(alg, kid)),
-            _ => Err(Error::new(
-                Code::KeyAmbiguous,
-                format!("several issuers have a {alg} key for this token"),
-            )),
-        }
+        found.ok_or_else(|| crate::keys::set::key_unknown(alg, kid))
     }
 
     /// Whether a key with this fingerprint is still usable (cache entries die with their key).

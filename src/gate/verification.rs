@@ -72,10 +72,11 @@ impl Verification<'_> {
                 Ok(v)
             })
         });
+        let claimed = self.keys.claimed_issuer(token);
         let result = match concluded {
             Some(result) => result,
             None => {
-                step(self.keys.due(now))?;
+                step(self.keys.due(now, claimed.as_deref()))?;
                 let source = StoreAt {
                     store: self.keys,
                     now,
@@ -108,7 +109,6 @@ impl Verification<'_> {
         match result {
             Ok(v) => Ok(v),
             Err(e) if e.code() == Code::KeyUnknown => {
-                let claimed = crate::dangerous::peek_issuer(token);
                 step(self.keys.due_for_unknown_kid(now, claimed.as_deref()))?;
                 if self.keys.missing_remote(now, claimed.as_deref()) {
                     return Err(Step::Reject(Error::new(

@@ -10,6 +10,7 @@ mod credential_bytes;
 mod enrollment;
 mod enrollment_lookup;
 mod forwarding;
+mod issuer_narrowing;
 mod jwks;
 mod jwks_in_flight;
 mod policy;
