@@ -19,23 +19,12 @@ const P256_ORDER: [u8; 32] = [
 /// Where a token's key comes from: a plain [`KeySet`], or the gate's per-issuer key store.
 pub trait KeySource {
     /// The one key for `alg` and `kid`, with the issuer it is bound to (if any): a token verified with
-    /// an issuer-bound key must carry exactly that `iss`. `payload` is the token's undecoded-JSON payload,
-    /// which a multi-issuer source may read (unverified) to tell issuers apart when their key ids collide.
-    fn select_key(
-        &self,
-        alg: Algorithm,
-        kid: Option<&str>,
-        payload: &[u8],
-    ) -> Result<(&KeyEntry, Option<&str>)>;
+    /// an issuer-bound key must carry exactly that `iss`.
+    fn select_key(&self, alg: Algorithm, kid: Option<&str>) -> Result<(&KeyEntry, Option<&str>)>;
 }
 
 impl KeySource for KeySet {
-    fn select_key(
-        &self,
-        alg: Algorithm,
-        kid: Option<&str>,
-        _payload: &[u8],
-    ) -> Result<(&KeyEntry, Option<&str>)> {
+    fn select_key(&self, alg: Algorithm, kid: Option<&str>) -> Result<(&KeyEntry, Option<&str>)> {
         self.select(alg, kid).map(|k| (k, None))
     }
 }
@@ -161,7 +150,7 @@ pub fn prepare(
             format!("{alg} is not in the allowed algorithms"),
         ));
     }
-    let (entry, bound_issuer) = keys.select_key(alg, parsed.header().kid(), parsed.payload())?;
+    let (entry, bound_issuer) = keys.select_key(alg, parsed.header().kid())?;
     check_signature_shape(entry, parsed.signature())?;
     let message = parsed.signing_input().to_vec();
     let signature = parsed.signature().to_vec();

@@ -72,7 +72,8 @@ impl TokenCache {
             .claims()
             .exp
             .is_none_or(|exp| now < exp.saturating_add(leeway));
-        if unexpired && keys.has_fingerprint(token.key_fingerprint(), now) {
+        let iss = token.claims().iss.as_deref();
+        if unexpired && keys.still_vouches(token.key_fingerprint(), iss, now) {
             return Some(Arc::clone(token));
         }
         if let Some(gone) = entries.pop(digest) {

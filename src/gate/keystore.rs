@@ -90,9 +90,13 @@ impl Remote {
         self.in_flight_until = Some(now.saturating_add(timing.in_flight_span()));
     }
 
+    /// Whether the last attempt is too recent to try again. An attempt in the future (the clock
+    /// stepped back) does not count: it would otherwise hold every refetch for the size of the step
+    /// as well as the cooldown, refusing a rotation's new `kid` and keeping a store without keys
+    /// from fetching them.
     fn cooling(&self, now: u64, timing: &JwksTiming) -> bool {
         self.last_attempt
-            .is_some_and(|t| now < t.saturating_add(timing.refetch_cooldown))
+            .is_some_and(|t| t <= now && now < t.saturating_add(timing.refetch_cooldown))
     }
 }
 
@@ -328,16 +332,21 @@ impl KeyStore {
     /// Whether a remote issuer that could vouch for a token claiming `claimed_iss` has no usable keys
     /// at `now`.
     pub fn missing_remote(&self, now: u64, claimed_iss: Option<&str>) -> bool {
-        self.issuers
-            .iter()
-            .enumerate()
-            .filter(|(n, i)| could_vouch(*n, &i.issuer, claimed_iss))
-            .filter_map(|(_, i)| i.remote.as_ref())
+        self.vouching(claimed_iss)
+            .filter_map(|i| i.remote.as_ref())
             .any(|r| r.keys.is_none() || now >= r.usable_until)
     }
 
-    fn sets(&self, now: u64) -> impl Iterator<Item = (&str, &KeySet)> {
-        self.issuers.iter().flat_map(move |i| i.sets(now))
+    /// The issuers that may vouch for a token claiming `claimed_iss` (see [`could_vouch`]).
+    fn vouching<'s, 'c>(
+        &'s self,
+        claimed_iss: Option<&'c str>,
+    ) -> impl Iterator<Item = &'s IssuerKeys> + use<'s, 'c> {
+        self.issuers
+            .iter()
+            .enumerate()
+            .filter(move |(n, i)| could_vouch(*n, &i.issuer, claimed_iss))
+            .map(|(_, i)| i)
     }
 
     /// The issuer a compact JWS claims (unverified `iss`), as [`KeyStore::due`] and
@@ -351,7 +360,8 @@ impl KeyStore {
     }
 
     /// Selects the key for a token (rules of [`KeySet::select`]) among the key sets of the issuer its
-    /// unverified `iss` names (no `iss`: the first issuer, the project's) and returns it with that
+    /// unverified `iss` names (`claimed_iss`, from [`KeyStore::claimed_issuer`]; `None`: the first
+    /// issuer, the project's) and returns it with that
     /// issuer; `verify::validate_claims` then binds the verified `iss` to it, so one issuer's key can
     /// never vouch for another's tokens. Only that issuer's sets are looked at: another issuer's
     /// set (a partner's JWKS, run by a third party) holding the project's `kid` twice, or the `kid`
@@ -361,21 +371,10 @@ impl KeyStore {
         &self,
         alg: Algorithm,
         kid: Option<&str>,
-        payload: &[u8],
+        claimed: Option<&str>,
         now: u64,
     ) -> Result<(&KeyEntry, &str)> {
-        // With one issuer every token can only be its: the payload is not read for it.
-        let claimed = match self.issuers.len() {
-            1 => None,
-            _ => crate::dangerous::peek_claim(payload, "iss"),
-        };
-        let claimed = claimed.as_deref();
-        let mut vouching = self
-            .issuers
-            .iter()
-            .enumerate()
-            .filter(|(n, i)| could_vouch(*n, &i.issuer, claimed))
-            .peekable();
+        let mut vouching = self.vouching(claimed).peekable();
         if vouching.peek().is_none() {
             return Err(Error::new(
                 Code::IssuerMismatch,
@@ -383,7 +382,7 @@ impl KeyStore {
             ));
         }
         let mut found = None;
-        for (issuer, set) in vouching.flat_map(|(_, i)| i.sets(now)) {
+        for (issuer, set) in vouching.flat_map(|i| i.sets(now)) {
             match set.select(alg, kid) {
                 // Its configured keys and its JWKS both fit: the token cannot say which.
                 Ok(_) if found.is_some() => {
@@ -400,9 +399,14 @@ impl KeyStore {
         found.ok_or_else(|| crate::keys::set::key_unknown(alg, kid))
     }
 
-    /// Whether a key with this fingerprint is still usable (cache entries die with their key).
-    pub fn has_fingerprint(&self, fingerprint: &[u8; 32], now: u64) -> bool {
-        self.sets(now)
+    /// Whether the key with this fingerprint is still usable for a verified token whose `iss` is
+    /// `iss` (cache entries die with their key). Only that issuer's sets count (no `iss`: the
+    /// project's), as in [`KeyStore::select`]: a partner's JWKS that republishes a project key (under
+    /// any `kid`: the fingerprint is the key material) must not keep the project's cached tokens
+    /// passing after the project has dropped that key.
+    pub fn still_vouches(&self, fingerprint: &[u8; 32], iss: Option<&str>, now: u64) -> bool {
+        self.vouching(iss)
+            .flat_map(|i| i.sets(now))
             .any(|(_, set)| set.keys().iter().any(|k| k.fingerprint() == fingerprint))
     }
 }

@@ -21,6 +21,7 @@ pub mod enrollment;
 pub mod forwarding;
 pub mod keystore;
 pub mod outcome;
+mod percent;
 mod pipeline;
 pub mod policy;
 pub mod proof;

@@ -9,6 +9,7 @@
 //! so a trailing slash can never slip past a rule. Matching is case-sensitive and runs on the normalised
 //! path (see [`normalize_path`]); patterns must already be in normalised form.
 
+use super::percent::hex_pair;
 use super::requirement::{AalRequirement, AuthRequirement, ClaimPredicate};
 
 /// Names of HTTP methods (what a route may list, and what logs name as they are).
@@ -237,10 +238,7 @@ pub fn normalize_path(raw: &str) -> Result<String, &'static str> {
                 let hex = bytes
                     .get(i + 1..i + 3)
                     .ok_or("truncated percent-encoding")?;
-                let value = std::str::from_utf8(hex)
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or("invalid percent-encoding")?;
+                let value = hex_pair(hex).ok_or("invalid percent-encoding")?;
                 if value.is_ascii_alphanumeric() || matches!(value, b'-' | b'.' | b'_' | b'~') {
                     out.push(value as char);
                 } else if matches!(value, b'/' | b'\\') || value < 0x20 || value == 0x7f {
@@ -345,6 +343,12 @@ mod tests {
         );
         assert_eq!(normalize_path("/rest/v1/a%20b").unwrap(), "/rest/v1/a%20b");
         assert_eq!(normalize_path("/rest/v1/").unwrap(), "/rest/v1/");
+        // Attack: a signed escape is no escape (read as byte 0x0A it would be judged a control byte
+        // that the upstream never sees).
+        assert_eq!(
+            normalize_path("/rest/v1/%+A"),
+            Err("invalid percent-encoding")
+        );
         for bad in [
             "/auth/v1/../rest/v1/x",
             "/auth/v1/%2e%2e/rest/v1/x",
@@ -357,6 +361,7 @@ mod tests {
             "/rest//v1",
             "/rest/v1/%",
             "/rest/v1/%zz",
+            "/rest/v1/%+A",
             "/rest/v1/%00",
             "/rest/v1/\u{e9}",
             "rest/v1",

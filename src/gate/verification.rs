@@ -16,20 +16,17 @@ use std::collections::HashMap;
 /// Signature verdicts the adapter delivered, waiting for the next `decide` of their request.
 pub(crate) type Concluded = HashMap<TokenDigest, Result<VerifiedToken>>;
 
+/// The key store at one instant, for the issuer one token claims ([`KeyStore::claimed_issuer`]).
 struct StoreAt<'a> {
     store: &'a KeyStore,
+    claimed: Option<&'a str>,
     now: u64,
 }
 
 impl KeySource for StoreAt<'_> {
-    fn select_key(
-        &self,
-        alg: Algorithm,
-        kid: Option<&str>,
-        payload: &[u8],
-    ) -> Result<(&KeyEntry, Option<&str>)> {
+    fn select_key(&self, alg: Algorithm, kid: Option<&str>) -> Result<(&KeyEntry, Option<&str>)> {
         self.store
-            .select(alg, kid, payload, self.now)
+            .select(alg, kid, self.claimed, self.now)
             .map(|(k, iss)| (k, Some(iss)))
     }
 }
@@ -63,7 +60,10 @@ impl Verification<'_> {
         let concluded = self.concluded.remove(&digest).map(|result| {
             result.and_then(|v| {
                 self.validation.check(v.claims(), now)?;
-                if !self.keys.has_fingerprint(v.key_fingerprint(), now) {
+                if !self
+                    .keys
+                    .still_vouches(v.key_fingerprint(), v.claims().iss.as_deref(), now)
+                {
                     return Err(Error::new(
                         Code::KeyUnknown,
                         "the key that verified the token is gone",
@@ -72,6 +72,7 @@ impl Verification<'_> {
                 Ok(v)
             })
         });
+        // Read once per token: which issuer's keys are looked at and fetched (see `KeyStore::select`).
         let claimed = self.keys.claimed_issuer(token);
         let result = match concluded {
             Some(result) => result,
@@ -79,6 +80,7 @@ impl Verification<'_> {
                 step(self.keys.due(now, claimed.as_deref()))?;
                 let source = StoreAt {
                     store: self.keys,
+                    claimed: claimed.as_deref(),
                     now,
                 };
                 match prepare(token, &source, self.validation) {

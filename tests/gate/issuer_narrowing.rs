@@ -112,3 +112,20 @@ fn attack_token_claiming_an_unconfigured_issuer_is_refused_without_a_key_lookup(
         other => panic!("expected the partner's fetch, got {other:?}"),
     }
 }
+
+#[test]
+fn attack_partner_republishing_a_dropped_project_key_does_not_keep_cached_tokens_passing() {
+    // Found by the attacker review of the narrowing (review 17): cached verdicts checked their key
+    // against every issuer's sets. The project drops `k1` (say it leaked); a partner's JWKS lists
+    // the same public key under another kid. The project's cached tokens must die with the key.
+    let (dropped, next) = (es256_key(11), es256_key(12));
+    let mut gate = two_issuer_gate();
+    fetched(&mut gate, JWKS_URL, &[es256_jwk(&dropped, "k1")], NOW);
+    fetched(&mut gate, PARTNER_JWKS, &[es256_jwk(&dropped, "copy")], NOW);
+    let t = project_token(&dropped, "k1", 4);
+    assert_eq!(code(&done(decide(&mut gate, &t, NOW + 1))), "forward");
+    // The project's JWKS no longer has `k1`: the cached verdict is gone, and so is the token.
+    fetched(&mut gate, JWKS_URL, &[es256_jwk(&next, "k2")], NOW + 2);
+    let again = done(decide(&mut gate, &t, NOW + 2));
+    assert_eq!(code(&again), "key_unknown");
+}

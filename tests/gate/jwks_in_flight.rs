@@ -214,6 +214,31 @@ fn a_clock_stepping_back_does_not_stretch_an_in_flight_mark() {
 }
 
 #[test]
+fn a_clock_stepping_back_does_not_stretch_the_refetch_cooldown() {
+    let (old, new) = (es256_key(11), es256_key(12));
+    let mut gate = gate_with_fetched_key(&old);
+    let rotated = user_token(&new, "k2", false, "aal1");
+    let at = NOW + 100;
+    // An unknown kid: one refetch, which still lacks it, so the cooldown (30 s) starts at `at`.
+    assert!(matches!(
+        decide(&mut gate, &rotated, at),
+        Outcome::FetchKeys(_)
+    ));
+    gate.jwks_fetched(JWKS_URL, &jwks_of(&[es256_jwk(&old, "k1")]), Some(600), at)
+        .unwrap();
+    assert_eq!(
+        code(&done(decide(&mut gate, &rotated, at + 1))),
+        "key_unknown"
+    );
+    // The clock steps back 10 minutes: the last attempt now lies in the future. Without the fix the
+    // kid stayed refused for the step plus the cooldown; it is refetched at once.
+    assert!(matches!(
+        decide(&mut gate, &rotated, at - 600),
+        Outcome::FetchKeys(_)
+    ));
+}
+
+#[test]
 fn a_new_kid_during_the_refresh_of_expired_keys_waits_for_it_and_passes() {
     // Found by the soak (bench/soak.mjs): signing switched to a standby key while the gate's keys were
     // past max-age; the first request refreshed them (expired, not missing), and the others with the

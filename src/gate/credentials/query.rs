@@ -1,6 +1,7 @@
 //! Query strings read the way the services behind the gate read them (lenient percent-decoding,
 //! case-insensitive names, `name[…]` array forms).
 
+use crate::gate::percent::hex_pair;
 use std::borrow::Cow;
 
 /// The values of one query parameter, percent-decoded the way lenient servers do. A name counts when,
@@ -23,12 +24,8 @@ pub(crate) fn percent_decode(s: &str) -> Cow<'_, str> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = |at: usize| {
-            s.get(at..at + 2)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        };
         match bytes[i] {
-            b'%' => match hex(i + 1) {
+            b'%' => match bytes.get(i + 1..i + 3).and_then(hex_pair) {
                 Some(b) => {
                     out.push(b);
                     i += 3;

@@ -263,6 +263,8 @@ fn query_values_are_decoded_leniently_like_the_services_do() {
     assert_eq!(percent_decode("50%"), "50%");
     assert_eq!(percent_decode("%zz%41"), "%zzA");
     assert_eq!(percent_decode("%ff"), "\u{fffd}");
+    // Attack: a signed escape. Node and nginx keep `%+A` as it is; the gate must not read byte 0x0A.
+    assert_eq!(percent_decode("%+A%-1"), "% A%-1");
     let vals: Vec<String> = query_values("a=1&APIKEY=x&apikey%5B%5D=y&apikeys=z&=w", "apikey")
         .into_iter()
         .map(Cow::into_owned)
