@@ -99,6 +99,7 @@ unit:
 worker: tools-wasm tools-node
 	WASM_BINDGEN_BIN=$(CARGO_BIN)/wasm-bindgen ESBUILD_BIN=$(ESBUILD) \
 	  $(CARGO_BIN)/worker-build --release --no-opt . --features cloudflare
+	node scripts/strip-wasm-names.mjs build/index_bg.wasm
 
 # The Worker with the test-only /__aalgate/selftest/* endpoints (feature `selftest`; they answer only
 # while the binding AALGATE_SELFTEST=1 is set too), for the tests and benchmarks that call them. Its own
@@ -107,14 +108,16 @@ worker: tools-wasm tools-node
 worker-selftest: tools-wasm tools-node
 	WASM_BINDGEN_BIN=$(CARGO_BIN)/wasm-bindgen ESBUILD_BIN=$(ESBUILD) \
 	  $(CARGO_BIN)/worker-build --release --no-opt --out-dir build-selftest . --features selftest
+	node scripts/strip-wasm-names.mjs build-selftest/index_bg.wasm
 
 # The portable module (feature `js`): one wasm, three wasm-bindgen glues under pkg/ (see package.json
-# "exports": deno → pkg/deno, node → pkg/node, workerd/browsers → pkg/web).
+# "exports": deno → pkg/deno, node → pkg/node, workerd/browsers → pkg/web). No `name` section (function
+# names for stack traces: about a tenth of the wasm, read by nothing at run time).
 module: tools-wasm
 	$(CARGO) build --lib --release --target wasm32-unknown-unknown --features js
-	$(CARGO_BIN)/wasm-bindgen --target deno --out-dir pkg/deno --out-name aalgate $(WASM_OUT)
-	$(CARGO_BIN)/wasm-bindgen --target web --out-dir pkg/web --out-name aalgate $(WASM_OUT)
-	$(CARGO_BIN)/wasm-bindgen --target experimental-nodejs-module --out-dir pkg/node --out-name aalgate $(WASM_OUT)
+	$(CARGO_BIN)/wasm-bindgen --target deno --remove-name-section --out-dir pkg/deno --out-name aalgate $(WASM_OUT)
+	$(CARGO_BIN)/wasm-bindgen --target web --remove-name-section --out-dir pkg/web --out-name aalgate $(WASM_OUT)
+	$(CARGO_BIN)/wasm-bindgen --target experimental-nodejs-module --remove-name-section --out-dir pkg/node --out-name aalgate $(WASM_OUT)
 
 # Raw, gzip and brotli sizes of both wasm builds, and their largest sections (bench/size.mjs).
 size: worker module

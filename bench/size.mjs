@@ -6,35 +6,9 @@ import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
 import { root } from "./lib.mjs";
+import { sections } from "../scripts/wasm-sections.mjs";
 
 const BUILDS = { "Worker (build/index_bg.wasm)": "build/index_bg.wasm", "module (pkg/web/aalgate_bg.wasm)": "pkg/web/aalgate_bg.wasm" };
-const SECTION_NAMES = ["custom", "type", "import", "function", "table", "memory", "global", "export", "start", "element", "code", "data", "datacount"];
-
-/** The sections of a wasm binary: [{ name, bytes }] (custom sections by their own name). */
-function sections(buf) {
-  if (buf.readUInt32LE(0) !== 0x6d736100) throw new Error("not a wasm binary");
-  const out = [];
-  let at = 8;
-  const leb = () => {
-    let value = 0, shift = 0, byte;
-    do { byte = buf[at++]; value += (byte & 0x7f) * 2 ** shift; shift += 7; } while (byte & 0x80);
-    return value;
-  };
-  while (at < buf.length) {
-    const id = buf[at++];
-    const size = leb();
-    const start = at;
-    let name = SECTION_NAMES[id] ?? `section ${id}`;
-    if (id === 0) {
-      const len = leb();
-      name = `custom "${buf.subarray(at, at + len).toString("utf8")}"`;
-    }
-    out.push({ name, bytes: size });
-    at = start + size;
-  }
-  return out;
-}
-
 const kb = (n) => `${(n / 1024).toFixed(0)} KiB`;
 console.log("| build | raw | gzip -9 | brotli | largest sections |");
 console.log("|---|---|---|---|---|");

@@ -128,7 +128,7 @@ export function bind(runtime) {
      */
     protect(handler, { preflight = "answer" } = {}) {
       return async (request, ...rest) => {
-        const decision = await keptAlive(this.check(request), rest);
+        const decision = await keptAlive(this.check(request), workersCtx(rest));
         this.#log(decision.log);
         if (!decision.allowed) return decision.response;
         if (decision.preflight && preflight !== "handler") return this.#preflightAnswer(request);
@@ -162,7 +162,10 @@ export function bind(runtime) {
           this.#warnedNoClientIp = true;
           console.warn("aalgate: the runtime reports no client address; X-Forwarded-For / Sb-Forwarded-For are not sent, so Supabase Auth rate-limits all clients as one (pass clientIp to createGate)");
         }
-        const [response, log] = await keptAlive(this.#inner.proxy(request, clientIp, upstream, runtime.decodesBodies, runtime.websockets, this.#log, runtime.send), [info, ...rest]);
+        const ctx = workersCtx([info, ...rest]);
+        // A relayed Realtime socket's frame decisions run later, as tasks of their own: kept alive too.
+        const keepAlive = ctx && ((task) => ctx.waitUntil(task));
+        const [response, log] = await keptAlive(this.#inner.proxy(request, clientIp, upstream, runtime.decodesBodies, runtime.websockets, this.#log, runtime.send, keepAlive), ctx);
         this.#log(log);
         // A 101 is the runtime's own upgrade answer (Deno.upgradeWebSocket): returned as it is.
         return runtime.decodesBodies && response.status !== 101 ? cleanResponse(response) : response;
@@ -191,16 +194,24 @@ export function bind(runtime) {
 }
 
 /**
- * `work`, handed to the `waitUntil` of a Workers `ctx` among a handler's extra arguments
- * (`(request, env, ctx)`): Workers cancel a request's pending I/O when its client leaves, and a JWKS
+ * `work`, handed to the `waitUntil` of a Workers `ctx` (found among a handler's extra arguments,
+ * `(request, env, ctx)`, by `workersCtx`): Workers cancel a request's pending I/O when its client leaves, and a JWKS
  * fetch or Auth lookup this request holds in flight for every other request must still land (else
  * the others wait out its mark, and a rotation's new tokens are refused until the refetch cooldown
  * ends). Elsewhere nothing cancels it, and nothing is done.
  */
-function keptAlive(work, args) {
-  const ctx = args.find((a) => typeof a?.waitUntil === "function");
-  ctx?.waitUntil(Promise.resolve(work).catch(() => {}));
+function keptAlive(work, ctx) {
+  // A ctx that throws (one reused after its request ended, or something else with a `waitUntil`)
+  // costs the keep-alive, never the answer.
+  try {
+    ctx?.waitUntil(Promise.resolve(work).catch(() => {}));
+  } catch {}
   return work;
+}
+
+/** The Workers `ctx` among a handler's extra arguments (the one with a `waitUntil`), if any. */
+function workersCtx(args) {
+  return args.find((a) => typeof a?.waitUntil === "function");
 }
 
 /**

@@ -102,11 +102,14 @@ pub enum Code {
     /// A path under `/realtime/v1` other than the WebSocket and the REST API (Realtime's long-poll
     /// transport carries tokens in bodies the gate does not read).
     TransportUnsupported,
+    /// A Realtime WebSocket upgrade without a valid handshake (`Sec-WebSocket-Key`, version 13):
+    /// refused before any socket to the project is opened.
+    UpgradeMalformed,
 }
 
 impl Code {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [Code; 41] = [
+    pub const ALL: [Code; 42] = [
         Code::TokenMalformed,
         Code::TokenTooLarge,
         Code::AlgNotAllowed,
@@ -148,6 +151,7 @@ impl Code {
         Code::TooManyChannels,
         Code::FrameBacklog,
         Code::TransportUnsupported,
+        Code::UpgradeMalformed,
     ];
 
     /// The stable string form, e.g. `"token_expired"`.
@@ -194,6 +198,7 @@ impl Code {
             Code::TooManyChannels => "too_many_channels",
             Code::FrameBacklog => "frame_backlog",
             Code::TransportUnsupported => "transport_unsupported",
+            Code::UpgradeMalformed => "upgrade_malformed",
         }
     }
 }

@@ -8,7 +8,7 @@
 use crate::gate::{Decision, Gate, Identity, Outcome, Verdict};
 use crate::wasm::http::{self, Inbound};
 use crate::wasm::judged::JudgedRequest;
-use crate::wasm::relay::{GateHost, LogSink};
+use crate::wasm::relay::{GateHost, KeepAlive, LogSink};
 use crate::wasm::sockets::Runtime;
 use crate::wasm::upgrade::{self, Target};
 use crate::wasm::{driver, setup};
@@ -237,17 +237,9 @@ impl JsGate {
         headers: Vec<String>,
     ) -> JsValue {
         let judged = JudgedRequest::new(method, path, query, pairs(headers));
-        let first = {
-            let view = judged.view();
-            let outcome = self
-                .state
-                .gate
-                .borrow_mut()
-                .decide(&view.request(), crate::wasm::now());
-            match outcome {
-                Outcome::Done(verdict) => return describe(&verdict, judged.headers()).into(),
-                other => other,
-            }
+        let first = match judged.first_step(&self.state.gate) {
+            Outcome::Done(verdict) => return describe(&verdict, judged.headers()).into(),
+            other => other,
         };
         let state = Rc::clone(&self.state);
         future_to_promise(async move {
@@ -265,7 +257,9 @@ impl JsGate {
     /// `websockets`: how the runtime relays WebSocket upgrades (`"workerd"`, `"deno"`, or `""`: it
     /// cannot, and answers 501); `frameLog` receives the decision line of each Realtime frame the gate
     /// judges on a relayed socket; `send`, when given, forwards the upstream `Request` instead of the
-    /// global `fetch` (Deno's drops a streamed body's `Content-Length`, see js/deno.js).
+    /// global `fetch` (Deno's drops a streamed body's `Content-Length`, see js/deno.js); `keepAlive`,
+    /// when given (a Workers `ctx.waitUntil`), receives the task of each burst of a relayed socket's
+    /// frame decisions, so a client that leaves cannot cancel the JWKS fetch or Auth lookup one started.
     #[allow(clippy::too_many_arguments)]
     pub fn proxy(
         &self,
@@ -276,6 +270,7 @@ impl JsGate {
         websockets: String,
         frame_log: Option<js_sys::Function>,
         send: Option<js_sys::Function>,
+        keep_alive: Option<js_sys::Function>,
     ) -> js_sys::Promise {
         let state = Rc::clone(&self.state);
         future_to_promise(async move {
@@ -327,6 +322,11 @@ impl JsGate {
                             f,
                             &to,
                             sink,
+                            keep_alive.map(|f| -> KeepAlive {
+                                Rc::new(move |task: &js_sys::Promise| {
+                                    let _ = f.call1(&JsValue::NULL, task);
+                                })
+                            }),
                         )
                         .await?
                     } else {

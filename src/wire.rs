@@ -59,7 +59,8 @@ fn shape(code: Code) -> (u16, Challenge) {
         | Code::FrameUnsupported
         | Code::TooManyChannels
         | Code::FrameBacklog
-        | Code::TransportUnsupported => (400, Bearer("invalid_request")),
+        | Code::TransportUnsupported
+        | Code::UpgradeMalformed => (400, Bearer("invalid_request")),
         Code::MethodNotAllowed => (405, None),
         Code::Aal2Required | Code::MfaRecencyRequired => (401, StepUp),
         Code::ServiceKeyForbidden
@@ -181,6 +182,7 @@ fn public_message(code: Code) -> &'static str {
         Code::TransportUnsupported => {
             "Only Realtime's WebSocket and REST API are accepted through the gate."
         }
+        Code::UpgradeMalformed => "The WebSocket upgrade has no valid handshake.",
     }
 }
 

@@ -10,7 +10,7 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     for vsn in ["1.0.0", "2.0.0"] {
         let query = format!("vsn={vsn}");
-        let headers = [("upgrade", "websocket")];
+        let headers = [("upgrade", "websocket"), ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="), ("sec-websocket-version", "13")];
         let req = Request { method: "GET", path: "/realtime/v1/websocket", query: &query, headers: &headers };
         let mut session = Session::open(&req, "supabase:realtime", 1 << 20).unwrap();
         let text = std::str::from_utf8(data).ok();

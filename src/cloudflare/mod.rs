@@ -12,10 +12,11 @@ use crate::gate::{Decision, Forward, Verdict};
 use crate::wasm::http::{self, Inbound};
 use crate::wasm::judged::JudgedRequest;
 use crate::wasm::micros;
-use crate::wasm::relay::{GateHost, LogSink};
+use crate::wasm::relay::{GateHost, KeepAlive, LogSink};
 use crate::wasm::sockets::Runtime;
 use crate::wasm::upgrade::{self, Target};
 use std::rc::Rc;
+use wasm_bindgen::JsCast;
 use worker::{event, Context, Env, Request, Response, Result};
 
 #[cfg(feature = "selftest")]
@@ -24,24 +25,27 @@ mod state;
 
 use state::{respond, state, State, CONFIG_HINT};
 
+/// The request as it arrived, and as the gate judged it.
+struct Arrival<'a> {
+    req: &'a Request,
+    url: &'a web_sys::Url,
+    judged: &'a JudgedRequest,
+}
+
 async fn proxy(
     state: &Rc<State>,
-    req: &Request,
-    url: &worker::Url,
-    judged: &JudgedRequest,
+    at: &Arrival<'_>,
     verdict: &Verdict,
     fwd: &Forward,
+    keep_alive: KeepAlive,
 ) -> Result<Response> {
-    let host = match (url.host_str(), url.port()) {
-        (Some(h), Some(p)) => format!("{h}:{p}"),
-        (Some(h), None) => h.to_owned(),
-        (None, _) => String::new(),
-    };
+    let Arrival { req, url, judged } = *at;
+    let (protocol, host, search) = (url.protocol(), url.host(), url.search());
     let inbound = Inbound {
-        scheme: url.scheme(),
+        scheme: protocol.trim_end_matches(':'),
         host: &host,
-        path: url.path(),
-        query: url.query(),
+        path: judged.path(),
+        query: search.strip_prefix('?'),
         // Set by Cloudflare's edge; a client cannot choose it.
         client_ip: req.headers().get("cf-connecting-ip")?,
         accept_encoding: None,
@@ -62,6 +66,7 @@ async fn proxy(
             fwd,
             &target,
             log,
+            Some(keep_alive),
         )
         .await?
     } else {
@@ -97,24 +102,35 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         Ok(s) => s,
         Err(e) => return respond(&crate::wasm::answers::config_invalid(&e, CONFIG_HINT)),
     };
-    let url = req.url()?;
+    // The runtime's own URL parser, not `req.url()`: that one is the `url` crate, whose IDNA tables
+    // were about a tenth of the Worker's wasm (issue 15), for a URL workerd has already parsed.
+    let url = web_sys::Url::new(&req.inner().url())?;
+    let search = url.search();
     let judged = Rc::new(JudgedRequest::new(
         req.inner().method(),
-        url.path().to_owned(),
-        url.query().unwrap_or("").to_owned(),
+        url.pathname(),
+        search.strip_prefix('?').unwrap_or("").to_owned(),
         req.headers().entries().collect(),
     ));
     let host: Rc<dyn GateHost> = state.clone();
-    // The decision's I/O outlives a client that leaves (see `decide_kept`).
-    let keep_alive = |task: js_sys::Promise| {
-        ctx.wait_until(async move {
-            let _ = wasm_bindgen_futures::JsFuture::from(task).await;
-        })
-    };
-    let verdict = Rc::clone(&judged).decide_kept(host, keep_alive).await;
+    // The decision's I/O, and a relayed socket's frame decisions, outlive a client that leaves (see
+    // `decide_kept`). The task's promise goes to `waitUntil` as it is (`Context::wait_until` takes a
+    // future, which it would wrap in a second promise). Should `waitUntil` throw, the task still runs.
+    let js_ctx: worker::worker_sys::Context = js_sys::Object::clone(ctx.as_ref()).unchecked_into();
+    let keep_alive: KeepAlive = Rc::new(move |task: &js_sys::Promise| {
+        let _ = js_ctx.wait_until(task);
+    });
+    let verdict = Rc::clone(&judged).decide_kept(host, &*keep_alive).await;
     log(&verdict, started);
     match &verdict.decision {
         Decision::Reject(r) | Decision::Answer(r) => respond(r),
-        Decision::Forward(f) => proxy(&state, &req, &url, &judged, &verdict, f).await,
+        Decision::Forward(f) => {
+            let at = Arrival {
+                req: &req,
+                url: &url,
+                judged: &judged,
+            };
+            proxy(&state, &at, &verdict, f, keep_alive).await
+        }
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod check;
 pub mod frame;
+mod handshake;
 pub mod session;
 pub mod token;
 

@@ -10,6 +10,7 @@
 
 use super::check::{TokenCheck, Upgrade};
 use super::frame::{self, Frame, Message, Payload, Unreadable, Vsn};
+use super::handshake;
 use super::token::{token_of, TokenEvent};
 use crate::error::{Code, Error};
 use crate::gate::credentials::query_values;
@@ -114,6 +115,7 @@ impl Session {
     /// logs). Refused (`frame_unsupported`) when `vsn` is repeated or names a format the gate cannot
     /// read, since the server would then read frames the gate cannot.
     pub fn open(req: &Request<'_>, route: &str, max_frame_bytes: usize) -> Result<Session, Error> {
+        handshake::check(req)?;
         let values = query_values(req.query, "vsn");
         let vsn = match values.as_slice() {
             [] => Vsn::V1,

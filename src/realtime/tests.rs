@@ -149,7 +149,11 @@ fn the_gates_messages_in_each_format() {
 
 fn session(vsn: &str) -> super::Session {
     let query = format!("vsn={vsn}");
-    let headers = [("upgrade", "websocket")];
+    let headers = [
+        ("upgrade", "websocket"),
+        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ("sec-websocket-version", "13"),
+    ];
     let req = crate::gate::Request {
         method: "GET",
         path: "/realtime/v1/websocket",

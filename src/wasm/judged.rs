@@ -91,6 +91,15 @@ impl JudgedRequest {
         driver::decide(gate, &view.request()).await
     }
 
+    /// The decision's first step, taken now: `Done` when it ends there (most decisions do: cached
+    /// tokens), otherwise the I/O step that the rest of the decision ([`driver::resolve`]) starts
+    /// from, so a front door can run that rest as a task of its own.
+    pub fn first_step(&self, gate: &RefCell<Gate>) -> Outcome {
+        let view = self.view();
+        let outcome = gate.borrow_mut().decide(&view.request(), super::now());
+        outcome
+    }
+
     /// Decides the request like [`JudgedRequest::decide`], for a runtime that cancels a request's
     /// pending I/O when its client leaves (Workers cancel all but `ctx.waitUntil` work). A JWKS fetch
     /// or Auth lookup handed to this request is marked in flight for every other request, and the
@@ -102,18 +111,11 @@ impl JudgedRequest {
     pub async fn decide_kept(
         self: Rc<Self>,
         host: Rc<dyn GateHost>,
-        keep_alive: impl FnOnce(js_sys::Promise),
+        keep_alive: &dyn Fn(&js_sys::Promise),
     ) -> Verdict {
-        let first = {
-            let view = self.view();
-            let outcome = host
-                .gate()
-                .borrow_mut()
-                .decide(&view.request(), super::now());
-            match outcome {
-                Outcome::Done(verdict) => return verdict,
-                other => other,
-            }
+        let first = match self.first_step(host.gate()) {
+            Outcome::Done(verdict) => return verdict,
+            other => other,
         };
         let slot = Rc::new(RefCell::new(None));
         let task = {
@@ -126,7 +128,7 @@ impl JudgedRequest {
             }
         };
         let promise = future_to_promise(task);
-        keep_alive(promise.clone());
+        keep_alive(&promise);
         let _ = JsFuture::from(promise).await;
         let verdict = slot.borrow_mut().take();
         // The task always fills the slot before it resolves; fail closed if it ever did not.

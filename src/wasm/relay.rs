@@ -36,6 +36,10 @@ pub trait GateHost {
 /// Where a relay's decision lines go.
 pub type LogSink = Rc<dyn Fn(&str)>;
 
+/// Hands a task to the runtime so that it runs to its end even when the client that caused it has
+/// left (Workers: `ctx.waitUntil`; see [`super::judged::JudgedRequest::decide_kept`]).
+pub type KeepAlive = Rc<dyn Fn(&js_sys::Promise)>;
+
 /// A frame owned (it waits in the inbox, or for the client's side to open).
 enum Owned {
     Text(String),
@@ -77,6 +81,7 @@ struct Relay {
     client: WebSocket,
     upstream: WebSocket,
     log: LogSink,
+    keep_alive: Option<KeepAlive>,
     inbox: RefCell<VecDeque<Owned>>,
     inbox_bytes: Cell<usize>,
     inbox_limit: usize,
@@ -105,6 +110,7 @@ pub fn start(
     client: WebSocket,
     upstream: WebSocket,
     log: LogSink,
+    keep_alive: Option<KeepAlive>,
     max_frame_bytes: usize,
 ) {
     for socket in [&client, &upstream] {
@@ -116,6 +122,7 @@ pub fn start(
         client,
         upstream,
         log,
+        keep_alive,
         inbox: RefCell::new(VecDeque::new()),
         inbox_bytes: Cell::new(0),
         inbox_limit: INBOX_BYTES.saturating_add(max_frame_bytes),
@@ -236,7 +243,15 @@ impl Relay {
         }
         self.draining.set(true);
         let relay = Rc::clone(self);
-        wasm_bindgen_futures::spawn_local(async move { relay.drain().await });
+        let task = wasm_bindgen_futures::future_to_promise(async move {
+            relay.drain().await;
+            Ok(JsValue::UNDEFINED)
+        });
+        // A frame's decision may fetch the JWKS or ask Auth, for other sockets and requests too: that
+        // must end even if this client leaves meanwhile (as for requests, `decide_kept`).
+        if let Some(keep_alive) = &self.keep_alive {
+            keep_alive(&task);
+        }
     }
 
     async fn drain(self: Rc<Self>) {
@@ -325,10 +340,12 @@ impl Relay {
     /// One side closed (or failed): the other side is closed with its code and reason.
     fn closed(&self, from_client: bool, event: Option<CloseEvent>) {
         let (code, reason) = match &event {
-            // 1005 (no code) and 1006 (no close frame) describe the connection, not a code to send.
+            // 1005 (no code) and 1006 (no close frame) describe the connection, not a code to send:
+            // a close frame without a code is a normal close (1000); a connection that dropped
+            // without one is an error (1011), as a runtime that reports it as `error` first says.
             Some(e) if !matches!(e.code(), 1005 | 1006) => (e.code(), e.reason()),
-            Some(_) => (1000, String::new()),
-            None => (1011, String::new()),
+            Some(e) if e.code() == 1005 => (1000, String::new()),
+            _ => (1011, String::new()),
         };
         let other = if from_client {
             &self.upstream

@@ -5,7 +5,7 @@
 
 use super::http::{self, Inbound};
 use super::judged::JudgedRequest;
-use super::relay::{self, GateHost, LogSink};
+use super::relay::{self, GateHost, KeepAlive, LogSink};
 use super::sockets::{self, Runtime};
 use crate::gate::route::normalize_path;
 use crate::gate::Forward;
@@ -23,6 +23,7 @@ pub struct Target<'a> {
 }
 
 /// Answers an allowed upgrade: relays Realtime, passes other sockets through (workerd), or 501.
+/// `keep_alive`: where the relay's frame decisions run as tasks (see [`KeepAlive`]).
 #[allow(clippy::too_many_arguments)]
 pub async fn answer(
     host: Rc<dyn GateHost>,
@@ -33,6 +34,7 @@ pub async fn answer(
     fwd: &Forward,
     target: &Target<'_>,
     log: LogSink,
+    keep_alive: Option<KeepAlive>,
 ) -> Result<web_sys::Response, JsValue> {
     let realtime = normalize_path(judged.path()).is_ok_and(|p| is_socket_path(&p));
     let Some(runtime) = runtime else {
@@ -88,9 +90,9 @@ pub async fn answer(
         Runtime::Deno => {
             let headers = http::upstream_headers(&target.inbound, judged.headers(), fwd)?;
             let url = http::target(target.upstream, &target.inbound);
-            match sockets::deno_open(request, &url, &headers) {
-                Ok(opened) => opened,
-                Err(_) => return http::refusal(&super::answers::upstream_unreachable()),
+            match sockets::deno_open(request, &url, &headers).await {
+                Some(opened) => opened,
+                None => return http::refusal(&super::answers::upstream_unreachable()),
             }
         }
     };
@@ -100,6 +102,7 @@ pub async fn answer(
         opened.client,
         opened.upstream,
         log,
+        keep_alive,
         max_frame_bytes,
     );
     Ok(opened.response)

@@ -204,7 +204,24 @@ fn frame_table_native() {
     for up in table["upgrades"].as_array().unwrap() {
         let query = fill(up["query"].as_str().unwrap());
         let gate = gates.get_mut("main").unwrap();
-        let (headers, req) = upgrade(&query);
+        // A case may send its own handshake headers (a malformed upgrade).
+        let custom: Option<Vec<(String, String)>> = up.get("handshake").map(|h| {
+            h.as_array()
+                .unwrap()
+                .iter()
+                .map(|p| {
+                    (
+                        p[0].as_str().unwrap().to_owned(),
+                        p[1].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect()
+        });
+        let (default_headers, req) = upgrade(&query);
+        let headers: Vec<(&str, &str)> = match &custom {
+            Some(c) => c.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect(),
+            None => default_headers,
+        };
         let req = Request {
             headers: &headers,
             ..req
@@ -251,6 +268,7 @@ fn upgrade(query: &str) -> (Vec<(&'static str, &'static str)>, Request<'_>) {
     let headers = vec![
         ("upgrade", "websocket"),
         ("connection", "Upgrade"),
+        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
         ("sec-websocket-version", "13"),
     ];
     let req = Request {

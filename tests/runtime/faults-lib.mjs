@@ -2,7 +2,8 @@
 // client misbehaves, run against each proxying front door (the Rust Worker in workerd, the module in
 // Node and in Deno) by `runFaultMatrix({ start, upstream, tokens })`. Each row starts a fresh front door
 // (`start(config)` → { url, close }), injects its fault into the stand-in upstream (upstream.mjs),
-// sends a request, and records: the status and code the client got, how many requests reached the
+// sends a request (or, for the Realtime rows, opens a socket: only where the front door relays
+// WebSockets, `WebSocketImpl` given), and records: the status and code the client got, how many requests reached the
 // project (a request the gate could not judge must not), and whether the gate recovers by itself once
 // the fault ends. Rows name what they expect; `problems` lists every difference. README's fault matrix
 // is this table.
@@ -15,7 +16,9 @@ import http from "node:http";
 import net from "node:net";
 import { Buffer } from "node:buffer";
 import { fixtures, signEs256 } from "./conformance-lib.mjs";
+import { send } from "./send.mjs";
 import { request, unlessHung } from "./bodies-lib.mjs";
+import { client } from "./frames-lib.mjs";
 
 const pub = (k) => Object.fromEntries(Object.entries(k).filter(([n]) => n !== "d"));
 const jwksOf = (...keys) => JSON.stringify({ keys });
@@ -71,6 +74,7 @@ function serveOn(port, handler) {
 function resetUpstream(upstream) {
   Object.assign(upstream.jwks, { status: 200, body: jwksOf(PROJECT_KEY), cacheControl: "public, max-age=600", delayMs: 0, redirect: null, chunked: false, reset: false, flap: false, hits: 0, answered: 0 });
   Object.assign(upstream.auth, { delayMs: 0, fault: null });
+  upstream.realtime.faults.refuse = null;
 }
 
 const remoteKeys = (upstream, keys = {}) => ({
@@ -148,6 +152,73 @@ const projectFault = (fault, expect, kind, check, options) => ({
       const recovered = await recovers(async () => (await todos(door, tokens.aal2_enrolled)).status === 200);
       const got = out.dropped ? "connection dropped" : out.cut ? `${out.status}, body cut at ${out.bytes} B` : `${out.status} ${out.code}`.trim();
       return { got, forwarded, recovered, ok: check(out) && forwarded === 1 && recovered };
+    });
+  },
+});
+
+
+/** A 2.0.0 Realtime socket through `door` (publishable key, no user yet), open. */
+async function openSocket(WebSocketImpl, door) {
+  const sock = client(WebSocketImpl, `${door.url.replace(/^http/, "ws")}/realtime/v1/websocket?apikey=${fixtures.api_keys.publishable}&vsn=2.0.0`);
+  await sock.opened;
+  return sock;
+}
+
+let joins = 0;
+/** Sends a join of a new topic on `sock` with `token`; its ref. */
+function sendJoin(sock, token) {
+  const ref = `fault-${++joins}`;
+  const config = { broadcast: { ack: false, self: true }, presence: { enabled: false }, postgres_changes: [], private: false };
+  sock.ws.send(JSON.stringify([ref, ref, `realtime:${ref}`, "phx_join", { config, access_token: token }]));
+  return ref;
+}
+
+/** Joins a new topic on `sock` with `token`: { ref, status, reason } of its phx_reply, or { ref, closed }. */
+async function join(sock, token) {
+  const seen = sock.inbox.length;
+  const ref = sendJoin(sock, token);
+  const reply = (m) => { try { const f = JSON.parse(m); return f[1] === ref && f[3] === "phx_reply" ? f[4] : null; } catch { return null; } };
+  const got = await sock.until(() => sock.inbox.slice(seen).map(reply).find(Boolean) ?? (sock.closed && { closed: sock.closed }), `the reply to join ${ref}`);
+  return got.closed ? { ref, closed: got.closed } : { ref, status: got.status, reason: got.response?.reason?.split(":")[0] };
+}
+
+/** How many of the join frames with `ref` reached the stand-in Realtime. */
+const joinsForwarded = (upstream, ref) => upstream.realtime.frames.filter((f) => typeof f === "string" && f.includes(`"${ref}"`) && f.includes("phx_join")).length;
+
+/** Whether a new socket through `door` opens and a join on it passes. */
+async function socketWorks(WebSocketImpl, door, token) {
+  const sock = await openSocket(WebSocketImpl, door);
+  try {
+    return (await join(sock, token)).status === "ok";
+  } finally {
+    sock.ws.close();
+  }
+}
+
+const describeJoin = (j) => (j.closed ? `socket closed ${j.closed.code}` : `join ${j.status} ${j.reason ?? ""}`.trim());
+
+/** GET /rest/v1/todos through `door` with exactly `headers` (the outcome as text, or { dropped }). */
+async function sendHeaders(door, headers, what) {
+  try {
+    const res = await unlessHung(request(door.url, { path: "/rest/v1/todos", headers }), what);
+    return { status: res.status, code: codeOf(res) };
+  } catch {
+    return { dropped: true };
+  }
+}
+
+// A client's oversized request headers: judged or refused by the runtime's own limit, never forwarded
+// unjudged, and the front door goes on serving.
+const hugeHeaders = (fault, expect, headersFor, check) => ({
+  area: "client", fault, expect,
+  async run({ start, upstream, tokens }) {
+    return withDoor(start, localKeys(upstream.url), async (door) => {
+      const before = projectHits(upstream);
+      const out = await sendHeaders(door, headersFor(tokens), fault);
+      const forwarded = projectHits(upstream) - before;
+      const recovered = await recovers(async () => (await todos(door, tokens.aal2_enrolled)).status === 200);
+      const got = out.dropped ? "connection dropped" : `${out.status} ${out.code}`.trim();
+      return { got, forwarded, recovered, ok: check(out, forwarded) && recovered };
     });
   },
 });
@@ -248,6 +319,87 @@ export const FAULTS = [
   projectFault("reset mid-response (1 MiB promised, 256 KiB sent)", "200, then the body is cut (never a complete-looking response)", "reset-mid-response", (o) => o.dropped || (o.cut && o.bytes < MIB)),
   projectFault("reset mid-upload", "502 upstream_unreachable or the connection dropped", "reset-mid-upload", (o) => o.dropped || (o.status === 502 && o.code === "upstream_unreachable"), { method: "POST", body: Buffer.alloc(4 * MIB, 7) }),
   projectFault("40 KiB response header", "passed on (200) or 502 upstream_unreachable", "huge-headers", (o) => o.status === 200 || (o.status === 502 && o.code === "upstream_unreachable")),
+  // The runtime's own refusal carries no gate code (Node: 431; Deno: 400).
+  hugeHeaders("sends a 64 KiB bearer token", "401 token_too_large (or the runtime's own 431 / 400), 0 forwarded, next request 200",
+    () => [["authorization", `Bearer eyJhbGciOiJFUzI1NiJ9.${"A".repeat(64 * 1024)}.c2ln`]],
+    (o, forwarded) => forwarded === 0 && ((o.status === 401 && o.code === "token_too_large") || ([431, 400].includes(o.status) && !o.code))),
+  hugeHeaders("sends a 40 KiB cookie beside a valid token", "passed on (200, forwarded once) or the runtime's own 431 / 400 (0 forwarded)",
+    (tokens) => [["cookie", `pad=${"x".repeat(40 * 1024)}`], ["authorization", `Bearer ${tokens.aal2_enrolled}`]],
+    (o, forwarded) => (o.status === 200 && forwarded === 1) || ([431, 400].includes(o.status) && !o.code && forwarded === 0)),
+  {
+    area: "Realtime", fault: "JWKS 500 while a join carries an uncached token", socket: true,
+    expect: "join refused jwks_unavailable, 0 joins forwarded, socket stays open; a join after the fault passes",
+    async run({ start, upstream, tokens, WebSocketImpl }) {
+      upstream.jwks.status = 500;
+      return withDoor(start, remoteKeys(upstream), async (door) => {
+        const sock = await openSocket(WebSocketImpl, door);
+        try {
+          const first = await join(sock, tokens.aal2_enrolled);
+          const forwarded = joinsForwarded(upstream, first.ref);
+          upstream.jwks.status = 200;
+          const recovered = await recovers(async () => (await join(sock, tokens.aal2_enrolled)).status === "ok");
+          return { got: describeJoin(first), forwarded, recovered, ok: first.status === "error" && first.reason === "jwks_unavailable" && forwarded === 0 && recovered && !sock.closed };
+        } finally {
+          sock.ws.close();
+        }
+      });
+    },
+  },
+  {
+    area: "Realtime", fault: "drops a joined socket without a close frame", socket: true,
+    expect: "the client's socket closes 1011 (an error, not a normal close); a new socket joins",
+    async run({ start, upstream, tokens, WebSocketImpl }) {
+      return withDoor(start, localKeys(upstream.url), async (door) => {
+        const sock = await openSocket(WebSocketImpl, door);
+        const joined = await join(sock, tokens.aal2_enrolled);
+        sock.ws.send(JSON.stringify([null, "reset", "phoenix", "__standin_reset__", {}]));
+        const closed = await sock.until(() => sock.closed, "the client's close").catch(() => null);
+        sock.ws.close();
+        const recovered = await recovers(() => socketWorks(WebSocketImpl, door, tokens.aal2_enrolled));
+        return { got: `${describeJoin(joined)}, then ${closed ? `client socket closed ${closed.code}` : "client socket left open"}`, forwarded: "-", recovered, ok: joined.status === "ok" && closed?.code === 1011 && recovered };
+      });
+    },
+  },
+  {
+    area: "Realtime", fault: "refuses the upgrade (503)", socket: true,
+    expect: "no socket (the refusal passed on, or 502), recovers",
+    async run({ start, upstream, tokens, WebSocketImpl }) {
+      upstream.realtime.faults.refuse = 503;
+      return withDoor(start, localKeys(upstream.url), async (door) => {
+        const res = await unlessHung(send(door.url, {
+          path: "/realtime/v1/websocket", query: `apikey=${fixtures.api_keys.publishable}&vsn=2.0.0`,
+          headers: [["upgrade", "websocket"], ["connection", "Upgrade"], ["sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="], ["sec-websocket-version", "13"]],
+        }), "refused upgrade").catch(() => ({ status: 0, body: Buffer.alloc(0) }));
+        upstream.realtime.faults.refuse = null;
+        const recovered = await recovers(() => socketWorks(WebSocketImpl, door, tokens.aal2_enrolled));
+        return { got: res.status ? `${res.status} ${codeOf(res)}`.trim() : "connection dropped", forwarded: "-", recovered, ok: (res.status === 503 || res.status === 502) && recovered };
+      });
+    },
+  },
+  {
+    // As the request row below, for a frame: the join's refetch runs in the relay's task, kept alive.
+    area: "Realtime", fault: "client drops its socket while its join's refetch runs", socket: true,
+    expect: "the refetch still lands: a join with the new kid on a new socket passes, one refetch",
+    async run({ start, upstream, tokens, WebSocketImpl }) {
+      return withDoor(start, remoteKeys(upstream, { jwks_refetch_cooldown: 3 }), async (door) => {
+        const first = await todos(door, tokens.aal2_enrolled);
+        const hits = upstream.jwks.hits;
+        await new Promise((r) => setTimeout(r, 3100));
+        Object.assign(upstream.jwks, { body: jwksOf(PROJECT_KEY, ROTATED_KEY), delayMs: 500, answered: 0 });
+        const rotated = await rotatedToken(upstream);
+        const sock = await openSocket(WebSocketImpl, door);
+        sendJoin(sock, rotated);
+        await new Promise((r) => setTimeout(r, 100));
+        if (sock.ws.terminate) sock.ws.terminate(); else sock.ws.close();
+        const answered = await recovers(async () => upstream.jwks.answered > 0);
+        upstream.jwks.delayMs = 0;
+        const next = await socketWorks(WebSocketImpl, door, rotated);
+        const refetches = upstream.jwks.hits - hits;
+        const got = `join with the new kid ${next ? "ok" : "refused"}, ${refetches} refetch${refetches === 1 ? "" : "es"}`;
+        return { got, forwarded: "-", recovered: next, ok: first.status === 200 && answered && next && refetches === 1 };
+      });
+    },
+  },
   {
     area: "client", fault: "aborts mid-upload", expect: "the project sees an aborted request, never a complete one; next request 200",
     async run({ start, upstream, tokens }) {
@@ -331,18 +483,21 @@ function projectClaims(base) {
 }
 
 /**
- * Runs every row against the front door `start` makes. Returns { rows, problems }: rows are
+ * Runs every row against the front door `start` makes (the Realtime rows only with `WebSocketImpl`,
+ * the WebSocket client to use, where the door relays sockets). Returns { rows, problems }: rows are
  * { area, fault, expect, got, forwarded, recovered, ok }.
  */
-export async function runFaultMatrix({ start, upstream, tokens }) {
+export async function runFaultMatrix({ start, upstream, tokens, WebSocketImpl }) {
   const rows = [];
-  // FAULT_ROW=<part of a fault's text> runs only the matching rows (while working on one).
+  // FAULT_ROW=<part of a row's area and fault> runs only the matching rows (while working on one).
   const only = globalThis.process?.env?.FAULT_ROW;
-  for (const row of FAULTS.filter((r) => !only || r.fault.includes(only))) {
+  for (const row of FAULTS.filter((r) => !only || `${r.area} ${r.fault}`.includes(only))) {
     resetUpstream(upstream);
     let result;
     try {
-      result = await row.run({ start, upstream, tokens });
+      result = row.socket && !WebSocketImpl
+        ? { got: "n/a (no WebSocket relay here)", forwarded: "-", recovered: true, ok: true }
+        : await row.run({ start, upstream, tokens, WebSocketImpl });
     } catch (e) {
       result = { got: `threw: ${e.message}`, forwarded: "?", recovered: false, ok: false };
     }

@@ -1,5 +1,6 @@
 // The fault matrix (tests/runtime/faults-lib.mjs) against the Rust Worker in workerd and the module's
-// proxy in Node; module.deno.mjs runs it in Deno. Prints the table README shows.
+// proxy in Node (which relays no WebSockets: the Realtime rows are n/a there); module.deno.mjs runs it in
+// Deno. Prints the table README shows.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createGate } from "aalgate";
@@ -7,6 +8,7 @@ import { startUpstream } from "./upstream.mjs";
 import { startWorker, serveInNode } from "./front-doors.mjs";
 import { fixtures, mintTokens } from "./conformance-lib.mjs";
 import { runFaultMatrix, faultTable } from "./faults-lib.mjs";
+import WebSocket from "ws";
 
 let upstream;
 let tokens;
@@ -21,7 +23,7 @@ after(async () => {
 });
 
 test("fault matrix: the Rust Worker in workerd", async () => {
-  const { rows, problems } = await runFaultMatrix({ upstream, tokens, start: (cfg) => startWorker({ AALGATE_CONFIG: JSON.stringify(cfg) }) });
+  const { rows, problems } = await runFaultMatrix({ upstream, tokens, WebSocketImpl: WebSocket, start: (cfg) => startWorker({ AALGATE_CONFIG: JSON.stringify(cfg) }) });
   results["Rust Worker (workerd)"] = rows;
   assert.deepEqual(problems, []);
 });

@@ -177,7 +177,7 @@ export async function runFrameTable({ wsBaseFor, realtime, tokens, WebSocketImpl
     const res = await send(base, {
       path: "/realtime/v1/websocket",
       query: substitute(u.query, tokens),
-      headers: [["upgrade", "websocket"], ["connection", "Upgrade"], ["sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="], ["sec-websocket-version", "13"]],
+      headers: u.handshake ?? [["upgrade", "websocket"], ["connection", "Upgrade"], ["sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="], ["sec-websocket-version", "13"]],
     }).catch((err) => ({ status: 0, body: Buffer.from(String(err)) }));
     let code = null;
     try { code = JSON.parse(res.body.toString()).code; } catch {}

@@ -120,6 +120,10 @@ test("proxy and protect hand their work to a Workers ctx.waitUntil when given (r
   await Promise.all(kept);
   // Without a ctx (Node, Deno), nothing is asked of the arguments.
   assert.equal((await gate.proxy()(req())).status, 200);
+  // A ctx whose waitUntil throws costs the keep-alive, not the answer.
+  const broken = { waitUntil: () => { throw new Error("waitUntil after the request ended"); } };
+  assert.equal((await gate.proxy()(req(), {}, broken)).status, 200);
+  assert.equal(await (await gate.protect(() => new Response("mine"))(req(), {}, broken)).text(), "mine");
 });
 
 test("configuration errors are JS Errors naming the field", () => {

@@ -61,9 +61,22 @@ export function answers(vsn, text, joined) {
 export function attachRealtime() {
   const wss = new WebSocketServer({ noServer: true });
   const record = { frames: [], sockets: [], closes: [], open: new Set() };
+  // Faults for tests/runtime/faults-lib.mjs: `refuse` (a status) answers upgrades with it and no socket;
+  // `hang` keeps the connection and never answers (the sockets are ended by `close()`).
+  record.faults = { refuse: null, hang: false };
+  const hung = new Set();
   record.handle = (req, socket, head) => {
     const vsn = new URL(req.url, "http://x").searchParams.get("vsn")?.startsWith("2.") ? "2" : "1";
     record.sockets.push({ url: req.url, headers: req.headers });
+    if (record.faults.hang) {
+      hung.add(socket);
+      socket.on("close", () => hung.delete(socket));
+      return;
+    }
+    if (record.faults.refuse) {
+      socket.end(`HTTP/1.1 ${record.faults.refuse} Realtime Down\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}`);
+      return;
+    }
     wss.handleUpgrade(req, socket, head, (ws) => {
       record.open.add(ws);
       const joined = new Set();
@@ -73,12 +86,14 @@ export function attachRealtime() {
         record.frames.push(text);
         // A test can ask the stand-in to end the socket itself.
         if (text.includes('"__standin_close__"')) return ws.close(4001, "stand-in closes");
+        // …or drop its connection without a close frame (Realtime's node going away).
+        if (text.includes('"__standin_reset__"')) return ws.terminate();
         for (const a of answers(vsn, text, joined)) ws.send(a);
       });
       ws.on("close", (code, reason) => { record.open.delete(ws); record.closes.push({ code, reason: reason.toString() }); });
       ws.on("error", () => {});
     });
   };
-  record.close = () => { for (const ws of record.open) ws.terminate(); wss.close(); };
+  record.close = () => { for (const ws of record.open) ws.terminate(); for (const s of hung) s.destroy(); wss.close(); };
   return record;
 }

@@ -8,11 +8,12 @@
 import { createGate } from "aalgate";
 import { startUpstream } from "../upstream.mjs";
 import { cases, fixtures, mintTokens, runTable, localConfigs } from "../conformance-lib.mjs";
-import { runFrameTable } from "../frames-lib.mjs";
+import { runFrameTable, client } from "../frames-lib.mjs";
 import { supabaseJsChecks } from "../supabase-js.mjs";
 import { bodyChecks } from "../bodies-lib.mjs";
 import { runFaultMatrix, faultTable } from "../faults-lib.mjs";
 import { send } from "../../../js/deno-send.js";
+import { send as rawSend } from "../send.mjs";
 
 function assertEquals(actual, expected, message) {
   const a = JSON.stringify(actual), e = JSON.stringify(expected);
@@ -65,6 +66,57 @@ Deno.test("Realtime frame table in Deno (gate.proxy relays the socket: Deno.upgr
       assertEquals(problems, [], "supabase-js through the Deno proxy");
     } finally {
       for (const s of Object.values(servers)) await s.shutdown();
+    }
+  });
+});
+
+Deno.test("a relayed socket's frame decisions are handed to a Workers ctx.waitUntil when given (request, info, ctx)", async () => {
+  await withUpstream(async (upstream, tokens, configs) => {
+    const gate = createGate(configs.main, { env: fixtures.secret_env, log: false });
+    const kept = [];
+    const ctx = { waitUntil: (p) => kept.push(p) };
+    const handler = gate.proxy();
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req, info) => handler(req, info, ctx));
+    try {
+      const sock = client(WebSocket, `ws://127.0.0.1:${server.addr.port}/realtime/v1/websocket?apikey=${fixtures.api_keys.publishable}&vsn=2.0.0`);
+      await sock.opened;
+      // The upgrade's own decision: one task.
+      assertEquals(kept.length, 1, "the upgrade's decision is kept alive");
+      const config = { broadcast: { ack: false, self: true }, presence: { enabled: false }, postgres_changes: [], private: false };
+      sock.ws.send(JSON.stringify(["1", "1", "realtime:room-1", "phx_join", { config, access_token: tokens.aal2_enrolled }]));
+      await sock.until(() => sock.inbox.some((m) => JSON.parse(m)[3] === "phx_reply"), "the join's reply");
+      // The join was judged in a task of its own, handed to waitUntil like a request's decision.
+      assertEquals(kept.length >= 2, true, `frame tasks kept alive (${kept.length - 1})`);
+      for (const p of kept) assertEquals(p instanceof Promise, true, "waitUntil gets promises");
+      sock.ws.close();
+      await Promise.all(kept);
+    } finally {
+      await server.shutdown();
+    }
+  });
+});
+
+Deno.test("Deno relay: a project that never answers the upgrade is a 502 after the handshake timeout, its socket closed", async () => {
+  await withUpstream(async (upstream, tokens, configs) => {
+    const gate = createGate(configs.main, { env: fixtures.secret_env, log: false });
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, gate.proxy());
+    try {
+      upstream.realtime.faults.hang = true;
+      const before = upstream.realtime.sockets.length;
+      const res = await rawSend(`http://127.0.0.1:${server.addr.port}`, {
+        path: "/realtime/v1/websocket", query: `apikey=${fixtures.api_keys.publishable}&vsn=2.0.0`,
+        headers: [["upgrade", "websocket"], ["connection", "Upgrade"], ["sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="], ["sec-websocket-version", "13"]],
+      });
+      assertEquals([res.status, JSON.parse(res.body.toString()).code], [502, "upstream_unreachable"], "hung project upgrade");
+      assertEquals(upstream.realtime.sockets.length - before, 1, "one socket was tried");
+      upstream.realtime.faults.hang = false;
+      // The front door goes on relaying.
+      const sock = client(WebSocket, `ws://127.0.0.1:${server.addr.port}/realtime/v1/websocket?apikey=${fixtures.api_keys.publishable}&vsn=2.0.0`);
+      await sock.opened;
+      sock.ws.close();
+    } finally {
+      upstream.realtime.faults.hang = false;
+      await server.shutdown();
     }
   });
 });
@@ -151,7 +203,7 @@ Deno.test("fault matrix in Deno (gate.proxy behind Deno.serve)", async () => {
       const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, createGate(cfg, { log: false }).proxy());
       return { url: `http://127.0.0.1:${server.addr.port}`, close: () => server.shutdown() };
     };
-    const { rows, problems } = await runFaultMatrix({ start, upstream, tokens });
+    const { rows, problems } = await runFaultMatrix({ start, upstream, tokens, WebSocketImpl: WebSocket });
     console.log(`\nfault matrix:\n${faultTable({ "module (Deno)": rows })}\n`);
     assertEquals(problems, [], "fault matrix in Deno");
   });
