@@ -24,14 +24,15 @@ const WRANGLER = path.join(root, "node_modules/.bin/wrangler");
 const exec = promisify(execFile);
 
 // What the tarball must hold, exactly: the shim, its types, the three wasm-bindgen glues with their wasm
-// and types, README and package.json (npm adds those two itself).
+// and types, README and package.json (npm adds those two itself), and the two license texts.
 const EXPECTED_FILES = [
   "README.md",
   "package.json",
+  "LICENSE-APACHE", "LICENSE-MIT",
   "js/deno-send.js", "js/deno.js", "js/gate.js", "js/index.d.ts", "js/node.js", "js/web.d.ts", "js/web.js", "js/workers.js",
   ...["deno", "node", "web"].flatMap((t) => ["aalgate.d.ts", "aalgate.js", "aalgate_bg.wasm"].map((f) => `pkg/${t}/${f}`)),
 ].sort();
-const FORBIDDEN = /^(tests|src|examples|bench|fuzz|target|sql|build|build-selftest|node_modules|\.deno|\.wrangler|\.ci)\/|^(Cargo\.(toml|lock)|Makefile|wrangler\.toml|package-lock\.json)$|\.rs$/;
+const FORBIDDEN = /^(tests|src|examples|bench|fuzz|scripts|target|sql|build|build-selftest|node_modules|\.deno|\.wrangler|\.ci)\/|^(Cargo\.(toml|lock)|Makefile|wrangler\.toml|package-lock\.json)$|\.rs$/;
 
 let tmp;
 let tarball;
