@@ -223,6 +223,30 @@ const hugeHeaders = (fault, expect, headersFor, check) => ({
   },
 });
 
+// A client that leaves while the JWKS refetch its new-kid token triggered runs (the fetch is delayed
+// 500 ms; `leave(door, token, WebSocketImpl)` sends and goes away): the refetch must still land, so
+// `next(door, token, WebSocketImpl)` → { ok, text } passes after exactly one refetch.
+const leavesDuringRefetch = (area, fault, socket, expect, leave, next) => ({
+  area, fault, socket, expect,
+  async run({ start, upstream, tokens, WebSocketImpl }) {
+    return withDoor(start, remoteKeys(upstream, { jwks_refetch_cooldown: 3 }), async (door) => {
+      const first = await todos(door, tokens.aal2_enrolled);
+      const hits = upstream.jwks.hits;
+      // Past the cooldown of that first fetch, so the new kid may be refetched.
+      await new Promise((r) => setTimeout(r, 3100));
+      Object.assign(upstream.jwks, { body: jwksOf(PROJECT_KEY, ROTATED_KEY), delayMs: 500, answered: 0 });
+      const rotated = await rotatedToken(upstream);
+      await leave(door, rotated, WebSocketImpl);
+      const answered = await recovers(async () => upstream.jwks.answered > 0);
+      upstream.jwks.delayMs = 0;
+      const after = await next(door, rotated, WebSocketImpl);
+      const refetches = upstream.jwks.hits - hits;
+      const got = `${after.text}, ${refetches} refetch${refetches === 1 ? "" : "es"}`;
+      return { got, forwarded: "-", recovered: after.ok, ok: first.status === 200 && answered && after.ok && refetches === 1 };
+    });
+  },
+});
+
 export const FAULTS = [
   jwksFault("refused (nothing listens)", "refused"),
   jwksFault("connection reset, no answer", (u) => (u.jwks.reset = true), (u) => (u.jwks.reset = false)),
@@ -376,30 +400,19 @@ export const FAULTS = [
       });
     },
   },
-  {
-    // As the request row below, for a frame: the join's refetch runs in the relay's task, kept alive.
-    area: "Realtime", fault: "client drops its socket while its join's refetch runs", socket: true,
-    expect: "the refetch still lands: a join with the new kid on a new socket passes, one refetch",
-    async run({ start, upstream, tokens, WebSocketImpl }) {
-      return withDoor(start, remoteKeys(upstream, { jwks_refetch_cooldown: 3 }), async (door) => {
-        const first = await todos(door, tokens.aal2_enrolled);
-        const hits = upstream.jwks.hits;
-        await new Promise((r) => setTimeout(r, 3100));
-        Object.assign(upstream.jwks, { body: jwksOf(PROJECT_KEY, ROTATED_KEY), delayMs: 500, answered: 0 });
-        const rotated = await rotatedToken(upstream);
-        const sock = await openSocket(WebSocketImpl, door);
-        sendJoin(sock, rotated);
-        await new Promise((r) => setTimeout(r, 100));
-        if (sock.ws.terminate) sock.ws.terminate(); else sock.ws.close();
-        const answered = await recovers(async () => upstream.jwks.answered > 0);
-        upstream.jwks.delayMs = 0;
-        const next = await socketWorks(WebSocketImpl, door, rotated);
-        const refetches = upstream.jwks.hits - hits;
-        const got = `join with the new kid ${next ? "ok" : "refused"}, ${refetches} refetch${refetches === 1 ? "" : "es"}`;
-        return { got, forwarded: "-", recovered: next, ok: first.status === 200 && answered && next && refetches === 1 };
-      });
+  // As the request row below, for a frame: the join's refetch runs in the relay's task, kept alive.
+  leavesDuringRefetch("Realtime", "client drops its socket while its join's refetch runs", true,
+    "the refetch still lands: a join with the new kid on a new socket passes, one refetch",
+    async (door, rotated, WebSocketImpl) => {
+      const sock = await openSocket(WebSocketImpl, door);
+      sendJoin(sock, rotated);
+      await new Promise((r) => setTimeout(r, 100));
+      if (sock.ws.terminate) sock.ws.terminate(); else sock.ws.close();
     },
-  },
+    async (door, rotated, WebSocketImpl) => {
+      const ok = await socketWorks(WebSocketImpl, door, rotated);
+      return { ok, text: `join with the new kid ${ok ? "ok" : "refused"}` };
+    }),
   {
     area: "client", fault: "aborts mid-upload", expect: "the project sees an aborted request, never a complete one; next request 200",
     async run({ start, upstream, tokens }) {
@@ -424,35 +437,24 @@ export const FAULTS = [
       });
     },
   },
-  {
-    // Workers cancel a request's pending I/O when its client leaves. The refetch this request was
-    // handed is marked in flight for all others (timeout + 1 s) and starts the unknown-kid cooldown
-    // (3 s here): if it never reported, the new kid would be refused until the cooldown ends.
-    area: "client", fault: "leaves while the refetch its new-kid token triggered runs", expect: "the refetch still lands: next request with the new kid 200, one refetch",
-    async run({ start, upstream, tokens }) {
-      return withDoor(start, remoteKeys(upstream, { jwks_refetch_cooldown: 3 }), async (door) => {
-        const first = await todos(door, tokens.aal2_enrolled);
-        const hits = upstream.jwks.hits;
-        // Past the cooldown of that first fetch, so the new kid may be refetched.
-        await new Promise((r) => setTimeout(r, 3100));
-        Object.assign(upstream.jwks, { body: jwksOf(PROJECT_KEY, ROTATED_KEY), delayMs: 500, answered: 0 });
-        const rotated = await rotatedToken(upstream);
-        const target = new URL(door.url);
-        await new Promise((resolve) => {
-          const req = http.request({ host: target.hostname, port: target.port, path: "/rest/v1/todos", agent: false, headers: { authorization: `Bearer ${rotated}` } });
-          req.on("error", () => resolve());
-          req.end();
-          setTimeout(() => { req.destroy(); resolve(); }, 100);
-        });
-        const answered = await recovers(async () => upstream.jwks.answered > 0);
-        upstream.jwks.delayMs = 0;
-        const next = await unlessHung(todos(door, rotated), "new kid after the client left");
-        const refetches = upstream.jwks.hits - hits;
-        const got = `next request ${[next.status, codeOf(next)].filter(Boolean).join(" ")}, ${refetches} refetch${refetches === 1 ? "" : "es"}`;
-        return { got, forwarded: "-", recovered: next.status === 200, ok: first.status === 200 && answered && next.status === 200 && refetches === 1 };
+  // Workers cancel a request's pending I/O when its client leaves. The refetch this request was
+  // handed is marked in flight for all others (timeout + 1 s) and starts the unknown-kid cooldown
+  // (3 s here): if it never reported, the new kid would be refused until the cooldown ends.
+  leavesDuringRefetch("client", "leaves while the refetch its new-kid token triggered runs", false,
+    "the refetch still lands: next request with the new kid 200, one refetch",
+    async (door, rotated) => {
+      const target = new URL(door.url);
+      await new Promise((resolve) => {
+        const req = http.request({ host: target.hostname, port: target.port, path: "/rest/v1/todos", agent: false, headers: { authorization: `Bearer ${rotated}` } });
+        req.on("error", () => resolve());
+        req.end();
+        setTimeout(() => { req.destroy(); resolve(); }, 100);
       });
     },
-  },
+    async (door, rotated) => {
+      const next = await unlessHung(todos(door, rotated), "new kid after the client left");
+      return { ok: next.status === 200, text: `next request ${[next.status, codeOf(next)].filter(Boolean).join(" ")}` };
+    }),
   {
     area: "client", fault: "aborts mid-download", expect: "the front door keeps serving; next request 200",
     async run({ start, upstream, tokens }) {
