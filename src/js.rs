@@ -6,7 +6,7 @@
 //! WebCrypto, the clock from `Date.now()` (all in [`crate::wasm`], shared with the Cloudflare Worker).
 
 use crate::gate::{Decision, Gate, Identity, Outcome, Verdict};
-use crate::wasm::http::{self, Inbound};
+use crate::wasm::http::{self, UrlParts};
 use crate::wasm::judged::JudgedRequest;
 use crate::wasm::relay::{GateHost, KeepAlive, LogSink};
 use crate::wasm::sockets::Runtime;
@@ -66,14 +66,14 @@ struct Refusal<'a> {
 
 /// The parts of a web `Request` the gate reads.
 struct Parsed {
-    url: web_sys::Url,
+    url: UrlParts,
     /// What is judged and forwarded (and what a handler behind `protect` sees).
     judged: JudgedRequest,
 }
 
 /// The parts of a request `proxy` judges and forwards (`check` gets them from the shim instead).
 fn parse(request: &web_sys::Request) -> Result<Parsed, JsValue> {
-    let url = web_sys::Url::new(&request.url())?;
+    let (path, url) = UrlParts::parse(&request.url())?;
     let mut entries = Vec::new();
     for entry in js_sys::try_iter(&request.headers())?.ok_or("Headers are not iterable")? {
         let pair: js_sys::Array = entry?.dyn_into()?;
@@ -82,11 +82,10 @@ fn parse(request: &web_sys::Request) -> Result<Parsed, JsValue> {
         };
         entries.push((name, value));
     }
-    let search = url.search();
     // The query without `?` (credentials travel there too).
-    let query = search.strip_prefix('?').unwrap_or("").to_owned();
+    let query = url.query().to_owned();
     Ok(Parsed {
-        judged: JudgedRequest::new(request.method(), url.pathname(), query, entries),
+        judged: JudgedRequest::new(request.method(), path, query, entries),
         url,
     })
 }
@@ -280,18 +279,12 @@ impl JsGate {
             let response = match &verdict.decision {
                 Decision::Reject(r) | Decision::Answer(r) => http::refusal(r)?,
                 Decision::Forward(f) => {
-                    let scheme = parsed.url.protocol();
-                    let search = parsed.url.search();
-                    let host = parsed.url.host();
-                    let inbound = Inbound {
-                        scheme: scheme.trim_end_matches(':'),
-                        host: &host,
-                        path: parsed.judged.path(),
-                        query: search.strip_prefix('?'),
+                    let inbound = parsed.url.inbound(
+                        parsed.judged.path(),
                         client_ip,
                         // What Node's and Deno's fetch decode themselves.
-                        accept_encoding: decodes_bodies.then_some("gzip, deflate, br"),
-                    };
+                        decodes_bodies.then_some("gzip, deflate, br"),
+                    );
                     let target = upstream
                         .as_deref()
                         .map(|u| u.trim_end_matches('/'))

@@ -9,7 +9,7 @@
 //! production Worker (`make worker`, `wrangler deploy`) does not contain them.
 
 use crate::gate::{Decision, Forward, Verdict};
-use crate::wasm::http::{self, Inbound};
+use crate::wasm::http::{self, UrlParts};
 use crate::wasm::judged::JudgedRequest;
 use crate::wasm::micros;
 use crate::wasm::relay::{GateHost, KeepAlive, LogSink};
@@ -28,7 +28,7 @@ use state::{respond, state, State, CONFIG_HINT};
 /// The request as it arrived, and as the gate judged it.
 struct Arrival<'a> {
     req: &'a Request,
-    url: &'a web_sys::Url,
+    url: &'a UrlParts,
     judged: &'a JudgedRequest,
 }
 
@@ -37,22 +37,22 @@ async fn proxy(
     at: &Arrival<'_>,
     verdict: &Verdict,
     fwd: &Forward,
-    keep_alive: KeepAlive,
+    ctx: &Context,
 ) -> Result<Response> {
     let Arrival { req, url, judged } = *at;
-    let (protocol, host, search) = (url.protocol(), url.host(), url.search());
-    let inbound = Inbound {
-        scheme: protocol.trim_end_matches(':'),
-        host: &host,
-        path: judged.path(),
-        query: search.strip_prefix('?'),
-        // Set by Cloudflare's edge; a client cannot choose it.
-        client_ip: req.headers().get("cf-connecting-ip")?,
-        accept_encoding: None,
-    };
+    // Set by Cloudflare's edge; a client cannot choose it.
+    let client_ip = req.headers().get("cf-connecting-ip")?;
+    let inbound = url.inbound(judged.path(), client_ip, None);
     let resp = if judged.is_websocket_upgrade() {
         let host: Rc<dyn GateHost> = state.clone();
         let log: LogSink = Rc::new(|line: &str| web_sys::console::log_1(&line.into()));
+        // The relay's frame decisions outlive a client that leaves too (built only for sockets:
+        // it holds its own handle on the ctx for the socket's lifetime).
+        let js_ctx: worker::worker_sys::Context =
+            js_sys::Object::clone(ctx.as_ref()).unchecked_into();
+        let keep_alive: KeepAlive = Rc::new(move |task: &js_sys::Promise| {
+            let _ = js_ctx.wait_until(task);
+        });
         let target = Target {
             upstream: &state.upstream,
             inbound,
@@ -102,25 +102,22 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         Ok(s) => s,
         Err(e) => return respond(&crate::wasm::answers::config_invalid(&e, CONFIG_HINT)),
     };
-    // The runtime's own URL parser, not `req.url()`: that one is the `url` crate, whose IDNA tables
-    // were about a tenth of the Worker's wasm (issue 15), for a URL workerd has already parsed.
-    let url = web_sys::Url::new(&req.inner().url())?;
-    let search = url.search();
+    // The runtime's own URL parser, not `req.url()` (the `url` crate: see `UrlParts`).
+    let (path, url) = UrlParts::parse(&req.inner().url())?;
     let judged = Rc::new(JudgedRequest::new(
         req.inner().method(),
-        url.pathname(),
-        search.strip_prefix('?').unwrap_or("").to_owned(),
+        path,
+        url.query().to_owned(),
         req.headers().entries().collect(),
     ));
     let host: Rc<dyn GateHost> = state.clone();
-    // The decision's I/O, and a relayed socket's frame decisions, outlive a client that leaves (see
-    // `decide_kept`). The task's promise goes to `waitUntil` as it is (`Context::wait_until` takes a
-    // future, which it would wrap in a second promise). Should `waitUntil` throw, the task still runs.
-    let js_ctx: worker::worker_sys::Context = js_sys::Object::clone(ctx.as_ref()).unchecked_into();
-    let keep_alive: KeepAlive = Rc::new(move |task: &js_sys::Promise| {
-        let _ = js_ctx.wait_until(task);
-    });
-    let verdict = Rc::clone(&judged).decide_kept(host, &*keep_alive).await;
+    // The decision's I/O outlives a client that leaves (see `decide_kept`). The task's promise goes
+    // to `waitUntil` as it is (`Context::wait_until` takes a future, which it would wrap in a second
+    // promise). Should `waitUntil` throw, the task still runs.
+    let keep_alive = |task: &js_sys::Promise| {
+        let _ = ctx.as_ref().wait_until(task);
+    };
+    let verdict = Rc::clone(&judged).decide_kept(host, &keep_alive).await;
     log(&verdict, started);
     match &verdict.decision {
         Decision::Reject(r) | Decision::Answer(r) => respond(r),
@@ -130,7 +127,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
                 url: &url,
                 judged: &judged,
             };
-            proxy(&state, &at, &verdict, f, keep_alive).await
+            proxy(&state, &at, &verdict, f, &ctx).await
         }
     }
 }
